@@ -1,0 +1,37 @@
+# One entry point for people and CI. `make demo` and `make test` work on a fresh machine:
+# they create the virtual environment, install portrisk and fetch the Kafka jars first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup demo test lint bench broker-stop clean
+
+setup: $(VENV)/.installed
+	@$(BIN)/portrisk broker fetch
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "portrisk needs Python 3.11+")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[train,dev]"
+	@touch $@
+
+demo: setup
+	$(BIN)/portrisk broker start
+	$(BIN)/portrisk topics create
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+broker-stop:
+	-$(BIN)/portrisk broker stop
+
+clean: broker-stop
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
