@@ -1,0 +1,158 @@
+"""ONNX export and its parity gate, on small LightGBM models trained on seeded generated data."""
+
+from __future__ import annotations
+
+import json
+
+import lightgbm
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import models.export as export
+from models.export import export_onnx, export_with_gate, raise_unless_passed
+from models.parity import ZERO_BAND, float32_thresholds, parity_check, split_thresholds
+from portrisk.errors import ModelError, ParityError
+
+NAMES = ["weight_ratio", "shipper_age_days", "route_rarity", "reefer", "value_per_kg", "late_amendments"]
+
+
+def make_data(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 rows with NaN in three columns, exact zeros, and signs on both sides of zero."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(NAMES))).astype(np.float32)
+    X[:, 3] = rng.integers(0, 2, size=n)  # a 0/1 flag: splits land on LightGBM's zero band
+    X[:, 5] = np.where(rng.random(n) < 0.6, 0.0, rng.exponential(2.0, size=n))
+    for column in (0, 2, 4):
+        X[rng.random(n) < 0.15, column] = np.nan
+    logit = 1.5 * np.nan_to_num(X[:, 0], nan=1.0) - X[:, 1] + 0.8 * X[:, 3] + 0.3 * X[:, 5]
+    y = (logit + rng.logistic(size=n) > 0.5).astype(int)
+    return X, y
+
+
+def train(seed: int = 0, rounds: int = 60, **params: object) -> lightgbm.Booster:
+    X, y = make_data(seed)
+    base = {"objective": "binary", "num_leaves": 15, "verbose": -1, "seed": seed, "num_threads": 1}
+    return lightgbm.train({**base, **params}, lightgbm.Dataset(X, y, feature_name=NAMES), rounds)
+
+
+@pytest.fixture(scope="module")
+def booster() -> lightgbm.Booster:
+    return train(seed=0)
+
+
+def test_export_passes_the_gate_on_threshold_nan_extreme_and_eval_rows(booster: lightgbm.Booster) -> None:
+    X_eval, _ = make_data(seed=7, n=2000)
+    onnx_bytes, report = export_with_gate(booster, NAMES, X_eval, threshold=0.5)
+    assert [o.name for o in onnx.load_from_string(onnx_bytes).graph.output] == ["p_illicit"]
+
+    assert report.passed
+    assert report.max_abs_delta <= 1e-5
+    assert report.rows_checked >= 10_000 + 2000
+    assert report.n_eval_rows == 2000
+    assert report.n_nan_rows > 1000
+    assert report.n_threshold_rows > 1000
+    assert report.decision_flips == 0
+    assert {"random", "nan", "thresholds_all", "thresholds_one", "extremes", "eval"} <= set(
+        report.max_delta_by_kind
+    )
+    json.dumps(report.to_dict(), allow_nan=False)  # goes on the model card as it is
+
+
+def test_onnx_output_is_one_float32_probability_per_row(booster: lightgbm.Booster) -> None:
+    session = ort.InferenceSession(export_onnx(booster, NAMES), providers=["CPUExecutionProvider"])
+    (output,) = session.get_outputs()
+    X, _ = make_data(seed=3, n=500)
+
+    scores = session.run([output.name], {session.get_inputs()[0].name: X})[0]
+
+    assert scores.dtype == np.float32 and scores.shape == (500,)
+    np.testing.assert_allclose(scores, booster.predict(X), atol=1e-5, rtol=0)
+    assert json.loads(session.get_modelmeta().custom_metadata_map["feature_names"]) == NAMES
+
+
+def test_stock_conversion_without_threshold_fix_fails_at_thresholds_only(
+    booster: lightgbm.Booster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the float32 threshold rewrite the export is onnxmltools' stock conversion. Random rows
+    # agree; rows sitting on the split thresholds do not. This is why the gate probes thresholds.
+    monkeypatch.setattr(export, "float32_exact_model", lambda b: b)
+    report = parity_check(booster, export_onnx(booster, NAMES))
+
+    assert not report.passed
+    assert report.max_delta_by_kind["random"] <= 1e-5
+    assert max(report.max_delta_by_kind["thresholds_all"], report.max_delta_by_kind["thresholds_one"]) > 1e-3
+
+
+def test_rounding_down_alone_misses_lightgbms_zero_band(
+    booster: lightgbm.Booster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # LightGBM reads |x| <= 1e-35 as 0.0; a plain float32 floor of a split at -1e-35 sends -1e-35 left.
+    from models.parity import float32_floor
+
+    monkeypatch.setattr(export, "float32_thresholds", float32_floor)
+    report = parity_check(booster, export_onnx(booster, NAMES))
+
+    assert not report.passed
+    assert report.max_delta_by_kind["thresholds_all"] > 1e-3
+
+
+def test_onnx_of_another_booster_fails_the_gate_with_parity_error(
+    booster: lightgbm.Booster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = export_onnx(train(seed=1), NAMES)
+    monkeypatch.setattr(export, "export_onnx", lambda b, names: other)
+    X_eval, _ = make_data(seed=7, n=2000)
+
+    with pytest.raises(ParityError) as caught:
+        export_with_gate(booster, NAMES, X_eval, threshold=0.5)
+
+    message = str(caught.value)
+    assert "tolerance 1e-05" in message and "max |delta|" in message
+    assert "decision flips at threshold 0.5" in message
+    report = parity_check(booster, other, X_eval, threshold=0.5)
+    assert not report.passed and report.decision_flips > 0
+    with pytest.raises(ParityError, match=f"{report.decision_flips} of 2000 evaluation rows"):
+        raise_unless_passed(report)
+
+
+def test_equivalent_float32_threshold_routes_like_lightgbm() -> None:
+    rng = np.random.default_rng(5)
+    band = float(ZERO_BAND)
+    thresholds = np.concatenate([
+        rng.normal(size=2000), rng.normal(scale=1e6, size=200), [0.0, -band, band, -band / 2, band / 2, 1e300],
+    ])
+    for t, T in zip(thresholds, float32_thresholds(thresholds), strict=True):
+        with np.errstate(over="ignore"):  # 1e300 is beyond float32 on purpose
+            x = np.array([T, np.nextafter(T, np.float32(-np.inf)), np.nextafter(T, np.float32(np.inf)),
+                          np.float32(t), -ZERO_BAND, ZERO_BAND, 0.0], dtype=np.float32)
+        as_lightgbm_reads_it = np.where(np.abs(x) <= ZERO_BAND, 0.0, x.astype(np.float64))
+        np.testing.assert_array_equal(x <= T, as_lightgbm_reads_it <= t, err_msg=f"threshold {t!r}")
+
+
+def test_thresholds_are_parsed_from_the_model(booster: lightgbm.Booster) -> None:
+    thresholds = split_thresholds(booster)
+    assert set(thresholds) <= set(range(len(NAMES)))
+    assert 0 in thresholds and 1 in thresholds  # the features the label depends on are split on
+    assert all(np.all(np.diff(t) > 0) for t in thresholds.values())
+
+
+def test_zero_as_missing_models_are_refused() -> None:
+    booster = train(seed=0, rounds=5, zero_as_missing=True)
+    with pytest.raises(ModelError, match="zero_as_missing"):
+        export_onnx(booster, NAMES)
+
+
+def test_export_refuses_different_feature_names(booster: lightgbm.Booster) -> None:
+    renamed = [*NAMES[:2], "route_rarity_v2", *NAMES[3:]]
+    with pytest.raises(ModelError, match="position 2: expected 'route_rarity_v2', got 'route_rarity'"):
+        export_onnx(booster, renamed)
+
+
+def test_export_refuses_a_regression_model() -> None:
+    X, y = make_data(seed=0, n=500)
+    regressor = lightgbm.train({"objective": "regression", "verbose": -1, "num_threads": 1},
+                               lightgbm.Dataset(X, y.astype(float), feature_name=NAMES), 3)
+    with pytest.raises(ModelError, match="binary classifier"):
+        export_onnx(regressor, NAMES)
