@@ -17,9 +17,9 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 
 def _registrations() -> list[Register]:
-    from portrisk.commands import kafka
+    from portrisk.commands import kafka, run
 
-    registrations: list[Register] = [kafka.register]
+    registrations: list[Register] = [kafka.register, run.register]
     try:  # verbs from the other packages; each registers only argparse definitions
         from models.world.cli import register_cli as world_cli
 

@@ -17,6 +17,7 @@ from features.ports import DEFAULT_PORTS, PortConfig
 from portrisk.errors import ConfigError
 
 KAFKA_VERSION = "4.3.1"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,20 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "portrisk", description="downloads reused across runs (Kafka jars)"
     )
+
+    # --- Model and decisions ------------------------------------------------------------------------
+    model_dir: Path = Field(default=DEFAULT_MODEL_DIR, description="model artifact directory (model.onnx, card.json)")
+    batch_budget_ms: float = Field(default=50.0, gt=0, description="latency budget for scoring one micro-batch")
+    event_budget_ms: float = Field(default=1.0, gt=0, description="latency budget per event in a micro-batch")
+    random_share: float = Field(default=0.10, ge=0, le=1, description="share of scan capacity drawn at random")
+    rules_file: Path | None = Field(default=None, description="analyst rules and watchlists (hot-reloaded)")
+    reasons_per_decision: int = Field(default=3, ge=0, le=10)
+    policy_seed: int = Field(default=20261130, description="seed of the per-event random selection draw")
+
+    # --- Worker ------------------------------------------------------------------------------------
+    worker_group: str = Field(default="portrisk-worker", description="consumer group of the workers")
+    max_batch: int = Field(default=1000, ge=1, le=50_000, description="records per micro-batch at most")
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="worker /metrics port (0: a free one)")
 
     # --- Domain ------------------------------------------------------------------------------------
     ports: tuple[PortConfig, ...] = Field(default=DEFAULT_PORTS, description="the mainports (JSON list)")

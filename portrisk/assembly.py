@@ -1,0 +1,68 @@
+"""Wiring: settings → the worker's components (model, features, scorer, policy, processor).
+
+The one place that knows how the packages fit together, so ``portrisk run``, the demo, the API's what-if
+scoring, tests and benchmarks all assemble the decision path the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from portrisk.errors import ModelError
+from portrisk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DecisionPath:
+    """Everything between a decoded event and a decision."""
+
+    pipeline: Any
+    scorer: Any
+    policy: Any
+    explainer: Any | None
+    model_version: str
+    feature_hash: str
+    model_error: str | None
+
+
+def build_decision_path(settings: Settings, metrics: Any | None = None) -> DecisionPath:
+    """Load the model artifact and build the decision path.
+
+    A model that cannot be loaded does not stop the service: the path falls back to the rules-only score
+    (every decision marked degraded with reason ``model_unavailable``) and the error is returned so the
+    caller can log it and expose it in readiness.
+    """
+    from features.pipeline import FeaturePipeline
+    from scoring.budget import BudgetedScorer
+    from scoring.fallback import FallbackScorer
+    from scoring.policy import SelectionPolicy
+    from scoring.rules import RuleBook
+
+    from scoring.reasons import ReasonExplainer
+    from scoring.session import ScoringSession
+
+    pipeline = FeaturePipeline.from_model_dir(settings.model_dir)
+    session: ScoringSession | None = None
+    explainer: ReasonExplainer | None = None
+    model_error: str | None = None
+    try:
+        session = ScoringSession.load(settings.model_dir, pipeline.names)
+        explainer = ReasonExplainer(settings.model_dir, pipeline.reason_texts())
+    except ModelError as exc:
+        model_error = str(exc)
+        log.error("model unavailable; decisions use the rules-only fallback", extra={"error": model_error})
+    scorer = BudgetedScorer(
+        session.score_batch if session is not None else None, FallbackScorer(),
+        batch_budget_s=settings.batch_budget_ms / 1000.0, per_event_budget_s=settings.event_budget_ms / 1000.0)
+    rulebook = RuleBook(settings.rules_file) if settings.rules_file is not None else None
+    policy = SelectionPolicy(settings.ports, random_share=settings.random_share, rulebook=rulebook,
+                             seed=settings.policy_seed)
+    version = session.version if session is not None else "unavailable"
+    from scoring.feature_hash import feature_hash
+
+    return DecisionPath(pipeline=pipeline, scorer=scorer, policy=policy, explainer=explainer,
+                        model_version=version, feature_hash=feature_hash(pipeline.names), model_error=model_error)

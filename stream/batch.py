@@ -1,0 +1,181 @@
+"""One micro-batch of input records → the output messages, without any Kafka I/O.
+
+Kept apart from the consumer loop so the whole decision path (decode, DLQ, features, budgeted scoring,
+policy, reasons, records) is testable on plain records and reusable by benchmarks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from features.contract import decode_manifest, decode_outcome
+from portrisk.errors import EventRejected
+from stream.records import decision_record, dlq_record
+from stream.state_store import PartitionedStore
+from stream.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutput:
+    """Messages to publish (topic, key, value) and the input timestamps of the decided events."""
+
+    messages: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    source_timestamps_ms: list[int] = field(default_factory=list)
+    decided: int = 0
+
+
+@dataclass
+class _Pending:
+    record: Any
+    event: Any
+    port: str
+    vector: np.ndarray
+
+
+class BatchProcessor:
+    """Turns records of the input topics into decision, recommendation and DLQ messages."""
+
+    def __init__(self, *, topics: TopicNames, known_ports: Collection[str], pipeline: Any, scorer: Any,
+                 policy: Any, explainer: Any | None, model_version: str, metrics: Any, reasons_k: int = 3) -> None:
+        self.topics = topics
+        self.known_ports = frozenset(known_ports)
+        self.pipeline = pipeline
+        self.scorer = scorer
+        self.policy = policy
+        self.explainer = explainer
+        self.model_version = model_version
+        self.metrics = metrics
+        self.reasons_k = reasons_k
+        self.feature_names: tuple[str, ...] = tuple(pipeline.names)
+
+    def maintain(self) -> None:
+        """Periodic work between batches (hot reload of analyst rules)."""
+        maybe_reload = getattr(self.policy, "maybe_reload", None)
+        if maybe_reload is not None:
+            maybe_reload()
+
+    def process(self, batch: Mapping[Any, Sequence[Any]], store: PartitionedStore) -> BatchOutput:
+        out = BatchOutput()
+        pending: list[_Pending] = []
+        for tp, records in batch.items():
+            if tp.topic == self.topics.outcomes:
+                for record in records:
+                    self._fold_outcome(record, tp, store, out)
+                continue
+            port = self.topics.port_of_manifest_topic(tp.topic)
+            for record in records:
+                self._featurise(record, tp, port, store, out, pending)
+        if pending:
+            self._decide(pending, out)
+        return out
+
+    # -- stages -------------------------------------------------------------------------------------
+    def _featurise(self, record: Any, tp: Any, port: str | None, store: PartitionedStore, out: BatchOutput,
+                   pending: list[_Pending]) -> None:
+        if port is not None:
+            self.metrics.events_consumed.labels(port).inc()
+        try:
+            event = decode_manifest(record.value if record.value is not None else b"", self.known_ports)
+            if port is not None and event.mainport != port:
+                raise EventRejected("invalid_field", f"mainport {event.mainport!r} arrived on topic {tp.topic}")
+        except EventRejected as exc:
+            self._dead_letter(record, tp, exc.reason, exc.detail, "decode", out)
+            return
+        if store.already_applied(event.shipper_id, tp.topic, record.offset):
+            self.metrics.duplicates_skipped.inc()
+            return
+        vector = self.pipeline.process(event, store)
+        store.mark_applied(event.shipper_id, tp.topic, record.offset, tp.partition)
+        self.metrics.last_event_time.labels(event.mainport).set(event.event_time.timestamp())
+        pending.append(_Pending(record, event, event.mainport, vector))
+
+    def _fold_outcome(self, record: Any, tp: Any, store: PartitionedStore, out: BatchOutput) -> None:
+        try:
+            outcome = decode_outcome(record.value if record.value is not None else b"", self.known_ports)
+        except EventRejected as exc:
+            self._dead_letter(record, tp, exc.reason, exc.detail, "decode_outcome", out)
+            return
+        if store.already_applied(outcome.shipper_id, tp.topic, record.offset):
+            self.metrics.duplicates_skipped.inc()
+            return
+        self.pipeline.apply_outcome(outcome, store)
+        store.mark_applied(outcome.shipper_id, tp.topic, record.offset, tp.partition)
+        self.metrics.outcomes.labels(outcome.mainport, outcome.result, outcome.selection or "unknown").inc()
+
+    def _decide(self, pending: list[_Pending], out: BatchOutput) -> None:
+        X = np.vstack([p.vector for p in pending]).astype(np.float32, copy=False)
+        events = [p.event for p in pending]
+        result = self.scorer.score(X, events)
+        self.metrics.batch_size.observe(len(pending))
+        if result.model_latency_s is not None:
+            self.metrics.scoring_latency.observe(result.model_latency_s)
+            self.metrics.scoring_row_latency.observe(result.model_latency_s / len(pending))
+        if result.reason == "budget_exceeded":
+            self.metrics.budget_overruns.inc()
+        decisions = [self.policy.decide(p.port, float(s), p.event, p.event.event_time)
+                     for p, s in zip(pending, result.scores, strict=True)]
+        reasons = self._reasons(X, result, decisions)
+        decided_at = datetime.now(UTC).isoformat()
+        for i, (p, decision) in enumerate(zip(pending, decisions, strict=True)):
+            degraded = bool(result.degraded[i])
+            if degraded:
+                self.metrics.degraded.labels(result.reason).inc()
+            self.metrics.decisions.labels(p.port, decision.decision, decision.selection or "none").inc()
+            self.metrics.scores.labels(p.port).observe(float(result.scores[i]))
+            value = decision_record(
+                p.event, score=float(result.scores[i]), decision=decision.decision, selection=decision.selection,
+                reasons=reasons[i], rule_hits=[_hit_dict(h) for h in decision.rule_hits],
+                model_version=self.model_version, feature_names=self.feature_names, vector=p.vector,
+                degraded=degraded, degraded_reason=result.reason if degraded else None,
+                threshold=decision.threshold, decided_at=decided_at,
+                source=(p.record.topic, p.record.partition, p.record.offset))
+            key = p.event.container_id.encode()
+            out.messages.append((self.topics.risk_scores, key, value))
+            if decision.decision == "scan":
+                out.messages.append((self.topics.recommendations(p.port), key, value))
+            out.source_timestamps_ms.append(p.record.timestamp)
+            out.decided += 1
+        for port in {p.port for p in pending}:
+            threshold = getattr(self.policy, "threshold", None)
+            if callable(threshold):
+                self.metrics.threshold.labels(port).set(threshold(port))
+
+    def _reasons(self, X: np.ndarray, result: Any, decisions: Sequence[Any]) -> list[list[dict[str, Any]]]:
+        """Reasons for flagged containers (model SHAP, or the fallback's indicators when degraded)."""
+        reasons: list[list[dict[str, Any]]] = [[] for _ in decisions]
+        flagged = [i for i, d in enumerate(decisions) if d.decision == "scan"]
+        model_rows = [i for i in flagged if not result.degraded[i]]
+        if model_rows and self.explainer is not None:
+            for i, row in zip(model_rows, self.explainer.top_reasons(X[model_rows], k=self.reasons_k), strict=True):
+                reasons[i] = [{"feature": r.feature, "value": _num(r.value), "contribution": round(r.contribution, 4),
+                               "text": r.text} for r in row]
+        fallback_reasons = getattr(result, "fallback_reasons", None)
+        if fallback_reasons is not None:
+            for i in flagged:
+                if result.degraded[i]:
+                    reasons[i] = [{"feature": None, "value": None, "contribution": None, "text": t}
+                                  for t in fallback_reasons[i]]
+        return reasons
+
+    def _dead_letter(self, record: Any, tp: Any, reason: str, detail: str, stage: str, out: BatchOutput) -> None:
+        self.metrics.dlq.labels(reason).inc()
+        value = dlq_record(record.value, reason=reason, detail=detail, stage=stage, topic=tp.topic,
+                           partition=tp.partition, offset=record.offset, key=record.key,
+                           failed_at=datetime.now(UTC).isoformat())
+        out.messages.append((self.topics.dlq, record.key, value))
+
+
+def _hit_dict(hit: Any) -> dict[str, Any]:
+    return {"rule_id": hit.rule_id, "action": hit.action, "reason": hit.reason}
+
+
+def _num(value: float) -> float | None:
+    return None if value != value else round(float(value), 6)  # NaN → null
