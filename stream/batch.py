@@ -136,7 +136,7 @@ class BatchProcessor:
                 model_version=self.model_version, feature_names=self.feature_names, vector=p.vector,
                 degraded=degraded, degraded_reason=result.reason if degraded else None,
                 threshold=decision.threshold, decided_at=decided_at,
-                source=(p.record.topic, p.record.partition, p.record.offset))
+                source=(p.record.topic, p.record.partition, p.record.offset, p.record.timestamp))
             key = p.event.container_id.encode()
             out.messages.append((self.topics.risk_scores, key, value))
             if decision.decision == "scan":

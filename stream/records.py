@@ -14,8 +14,12 @@ def decision_record(event: Any, *, score: float, decision: str, selection: str |
                     reasons: Sequence[dict[str, Any]], rule_hits: Sequence[dict[str, Any]], model_version: str,
                     feature_names: Sequence[str], vector: Any, degraded: bool,
                     degraded_reason: str | None, threshold: float | None, decided_at: str,
-                    source: tuple[str, int, int]) -> bytes:
-    """One decision as UTF-8 JSON; missing feature values are ``null``."""
+                    source: tuple[str, int, int, int]) -> bytes:
+    """One decision as UTF-8 JSON; missing feature values are ``null``.
+
+    ``source`` is (topic, partition, offset, Kafka timestamp in ms) of the manifest record decided on: the
+    offset identifies the input exactly, the timestamp gives end-to-end latency against ``decided_at``.
+    """
     features = {name: (None if math.isnan(v) else round(float(v), 6))
                 for name, v in zip(feature_names, vector, strict=True)}
     doc = {
@@ -38,7 +42,7 @@ def decision_record(event: Any, *, score: float, decision: str, selection: str |
         "degraded": degraded,
         "degraded_reason": degraded_reason,
         "decided_at": decided_at,
-        "source": {"topic": source[0], "partition": source[1], "offset": source[2]},
+        "source": {"topic": source[0], "partition": source[1], "offset": source[2], "timestamp_ms": source[3]},
     }
     return orjson.dumps(doc)
 
