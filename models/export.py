@@ -121,8 +121,9 @@ def export_onnx(booster: lightgbm.Booster, feature_names: Sequence[str]) -> byte
 def _probability_graph(converted: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
     """Keep only the tree ensemble and pick column 1 of its probabilities.
 
-    The converter also emits a label output and Identity/Cast/Mul nodes around the ensemble; serving
-    needs none of them, and every node costs time per call.
+    The converter also emits a label output and Identity/Cast nodes plus a Mul by the constant 1 (its
+    stand-in for ZipMap, onnxmltools 1.16); serving needs none of them, and every node costs time per
+    call. Should a converter version put real arithmetic there, the parity gate fails the export.
     """
     ensembles = [n for n in converted.graph.node if n.op_type == "TreeEnsembleClassifier"]
     if len(ensembles) != 1:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import lightgbm
 import numpy as np
@@ -22,8 +22,7 @@ from scoring.feature_hash import describe_difference
 ReasonTexts = Mapping[str, str] | Callable[[str, float], str]
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     """One feature that raised a container's risk: its value, SHAP contribution (log-odds) and text."""
 
     feature: str
