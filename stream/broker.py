@@ -86,6 +86,7 @@ class LocalBroker:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         client_port, controller_port = self._choose_ports()
         props = self._write_config(client_port, controller_port)
+        (self.run_dir / "ports.json").write_text(json.dumps([client_port, controller_port]))
         if not (self.data_dir / "meta.properties").exists():
             self._format(java, props)
         log = self.log_file.open("ab")
@@ -165,17 +166,23 @@ class LocalBroker:
 
     # -- internals ------------------------------------------------------------------------------
     def _choose_ports(self) -> tuple[int, int]:
-        previous = self._read_state()
+        previous = self._previous_ports()
         if self.port is not None:
             if not _port_free(self.port):
                 raise BrokerError(f"port {self.port} on 127.0.0.1 is in use: stop what uses it or choose "
                                   "another with PORTRISK_BROKER_PORT")
             return self.port, _free_port()
         # Reuse the previous ports so a restarted broker keeps its address (and KRaft its quorum).
-        if previous and _port_free(int(previous.bootstrap.rsplit(":", 1)[1])) \
-                and _port_free(previous.controller_port):
-            return int(previous.bootstrap.rsplit(":", 1)[1]), previous.controller_port
+        if previous and all(_port_free(p) for p in previous):
+            return previous
         return _free_port(), _free_port()
+
+    def _previous_ports(self) -> tuple[int, int] | None:
+        try:
+            client, controller = json.loads((self.run_dir / "ports.json").read_text())
+            return int(client), int(controller)
+        except (OSError, ValueError, TypeError):
+            return None
 
     def _write_config(self, client_port: int, controller_port: int) -> Path:
         props = self.run_dir / "server.properties"
