@@ -80,6 +80,14 @@ def is_valid_uld_id(value: str) -> bool:
 # ---- vectorised helpers for the synthetic world --------------------------------------------------
 
 
+def zero_pad(numbers: np.ndarray, width: int) -> np.ndarray:
+    """Non-negative integers as zero-padded strings of ``width`` digits (empty arrays welcome)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    if numbers.size == 0:
+        return np.empty(0, dtype=f"U{width}")
+    return np.char.zfill(numbers.astype(f"U{width}"), width)
+
+
 def container_ids_array(owner_codes: np.ndarray, serials: np.ndarray) -> np.ndarray:
     """ISO 6346 ids with check digits for 4-letter owner+category codes and integer serials (< 10**6)."""
     owners = np.asarray(owner_codes, dtype="U4")
@@ -91,15 +99,15 @@ def container_ids_array(owner_codes: np.ndarray, serials: np.ndarray) -> np.ndar
     total += (digits * np.array(_WEIGHTS[4:], dtype=np.int64)).sum(axis=1)
     check = total % 11 % 10
     number = serials * 10 + check
-    return np.char.add(owners, np.char.zfill(number.astype("U7"), 7))
+    return np.char.add(owners, zero_pad(number, 7))
 
 
 def awb_numbers_array(prefixes: np.ndarray, serials: np.ndarray) -> np.ndarray:
     """Air waybill numbers 'PPP-SSSSSSSC' for integer airline prefixes and 7-digit serials."""
     serials = np.asarray(serials, dtype=np.int64)
     full = serials * 10 + serials % 7
-    head = np.char.add(np.char.zfill(np.asarray(prefixes).astype("U3"), 3), "-")
-    return np.char.add(head, np.char.zfill(full.astype("U8"), 8))
+    head = np.char.add(zero_pad(prefixes, 3), "-")
+    return np.char.add(head, zero_pad(full, 8))
 
 
 def imo_number(first_six: int) -> str:

@@ -1,0 +1,35 @@
+"""The synthetic world: container declarations at the Dutch mainports, legacy inspections, hidden truth.
+
+    config      WorldConfig and make_config (bad values: ConfigError)
+    catalogue   origins, routes, commodities, carriers, airlines (real UN/LOCODEs and HS codes)
+    parties     shippers, consignees, declarants; heavy-tailed volumes; new parties; front companies
+    arrivals    daily and weekly rhythm of declarations per port
+    logistics   routings, liner services and flights, container/ULD/B/L/AWB/IMO identifiers
+    manifests   the declarations as columns (declared and hidden)
+    amendments  honest corrections and late amendments
+    typologies  rip-on/rip-off, front companies, route laundering, drift → p_illicit, illicit
+    legacy      weighted-rule selection with a random share at each port's capacity → inspections
+    generator   World: events, outcomes, truth frames; summary: WorldSummary
+    writer      the world directory (Parquet + world.json)
+    cli         `portrisk simulate` and simulate()
+"""
+
+from models.world.cli import register_cli, simulate
+from models.world.config import WorldConfig, make_config
+from models.world.generator import World, generate_world
+from models.world.summary import WorldSummary
+from models.world.writer import read_events, read_outcomes, read_truth, write_world
+
+__all__ = [
+    "World",
+    "WorldConfig",
+    "WorldSummary",
+    "generate_world",
+    "make_config",
+    "read_events",
+    "read_outcomes",
+    "read_truth",
+    "register_cli",
+    "simulate",
+    "write_world",
+]

@@ -1,0 +1,80 @@
+"""Writing a world to disk and reading it back.
+
+Layout of a world directory::
+
+    events.parquet        ManifestEvent fields, event-time order (what the stream sees)
+    outcomes.parquet      InspectionOutcome fields, inspection-time order (labels, biased by selection)
+    truth/truth.parquet   event_id, illicit, typology, p_illicit, irregular (evaluation only)
+    world.json            the config and the summary
+
+Truth sits in its own folder so that a training job can be given the directory without it. ``extras``
+is stored as JSON text (Parquet has no column type for a dict of floats and strings); the readers
+turn it back into dicts. Files are written deterministically: same world, same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from models.world.generator import World
+from portrisk.errors import DataError
+
+EVENTS_FILE, OUTCOMES_FILE, TRUTH_FILE, WORLD_FILE = (
+    "events.parquet", "outcomes.parquet", "truth/truth.parquet", "world.json",
+)
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path, compression="zstd")
+
+
+def write_world(world: World, out_dir: Path) -> list[Path]:
+    """Write the world's files into ``out_dir`` (created if missing); returns the paths written."""
+    out_dir = Path(out_dir)
+    events = world.events.copy()
+    events["extras"] = [orjson.dumps(e).decode() for e in events["extras"]]
+    events["transshipment_ports"] = [list(r) for r in events["transshipment_ports"]]
+    paths = [out_dir / EVENTS_FILE, out_dir / OUTCOMES_FILE, out_dir / TRUTH_FILE, out_dir / WORLD_FILE]
+    _write(events, paths[0])
+    _write(world.outcomes, paths[1])
+    _write(world.truth, paths[2])
+    meta = {"config": world.config.model_dump(mode="json"), "summary": world.summary.model_dump(mode="json")}
+    paths[3].write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    return paths
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path} is missing: not a world directory (run `portrisk simulate --out DIR`)")
+    try:
+        return pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+
+
+def read_events(world_dir: Path) -> pd.DataFrame:
+    """The events of a world directory, with tuples of hub codes and dict extras as generated."""
+    frame = _read(Path(world_dir) / EVENTS_FILE)
+    frame["transshipment_ports"] = pd.Series([tuple(r) for r in frame["transshipment_ports"]], dtype=object)
+    frame["extras"] = pd.Series([orjson.loads(e) for e in frame["extras"]], dtype=object)
+    for name in ("notify_party_id", "declarant_id", "vessel_imo", "amends_event_id"):
+        column = frame[name].astype(object)
+        frame[name] = column.where(column.notna(), None)  # Parquet nulls come back as NaN
+    return frame
+
+
+def read_outcomes(world_dir: Path) -> pd.DataFrame:
+    """The inspection outcomes of a world directory."""
+    return _read(Path(world_dir) / OUTCOMES_FILE)
+
+
+def read_truth(world_dir: Path) -> pd.DataFrame:
+    """The hidden truth of a world directory (evaluation only)."""
+    return _read(Path(world_dir) / TRUTH_FILE)
