@@ -37,9 +37,16 @@ def _column(series: pd.Series) -> list[Any]:
     return out
 
 
-def frame_records(frame: pd.DataFrame, fields: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
-    """Yield one dict per row of ``frame`` holding ``fields`` (default: all columns), in row order."""
+def frame_records(frame: pd.DataFrame, fields: Sequence[str] | None = None,
+                  chunk_rows: int = 50_000) -> Iterator[dict[str, Any]]:
+    """Yield one dict per row of ``frame`` holding ``fields`` (default: all columns), in row order.
+
+    Columns are converted ``chunk_rows`` rows at a time, so a million-row frame never exists twice in
+    Python objects.
+    """
     names = list(fields) if fields is not None else [str(c) for c in frame.columns]
-    columns = [_column(frame[name]) for name in names]
-    for row in zip(*columns, strict=True):
-        yield dict(zip(names, row, strict=True))
+    for start in range(0, len(frame), chunk_rows):
+        chunk = frame.iloc[start:start + chunk_rows]
+        columns = [_column(chunk[name]) for name in names]
+        for row in zip(*columns, strict=True):
+            yield dict(zip(names, row, strict=True))
