@@ -111,7 +111,8 @@ def generate_world(config: WorldConfig) -> World:
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(6)]
     parties = make_parties(config, rngs[0])
     draft = draft_manifests(config, parties, rngs[1])
-    amend = draw_amendments(draft, config.amendment_rate, parties.consignee_weight, rngs[2])
+    legit_consignees = parties.consignee_weight * ~parties.consignee_front
+    amend = draw_amendments(draft, config.amendment_rate, legit_consignees, rngs[2])
     truth = draw_truth(draft, config, rngs[3])
     by_rule, at_random = select(draft, config, rngs[4])
     found = inspect(draft, truth, by_rule, at_random, config, rngs[5])

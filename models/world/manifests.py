@@ -122,9 +122,10 @@ def draft_manifests(config: WorldConfig, parties: Parties, rng: np.random.Genera
     sched = schedule(make_fleet(rng), origin, service, port, t, is_air)
     container_id, container_type = container_numbers(is_air, reefer, sched["operator"], rng)
 
+    # Other consignees are drawn among the legitimate ones: a front consignee only deals with its shipper.
+    legit = parties.consignee_weight * ~parties.consignee_front
     consignee = np.where(rng.random(n) < np.where(front, 0.9, 0.75), parties.shipper_consignee[shipper],
-                         rng.choice(parties.consignee_weight.size, size=n,
-                                    p=parties.consignee_weight / parties.consignee_weight.sum()))
+                         rng.choice(legit.size, size=n, p=legit / legit.sum()))
     declarant = parties.consignee_declarant[consignee].copy()
     d = rng.random(n)
     declarant[d < 0.05] = rng.integers(0, parties.declarant_id.size, int((d < 0.05).sum()))
