@@ -91,8 +91,9 @@ def _invalid(message: str) -> PydanticCustomError:
 
 
 class _Event(BaseModel):
-    # strict: a number sent as a string is a producer bug worth seeing in the DLQ, not silently coerced.
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", allow_inf_nan=False)
+    # Lax for Python construction (lists for tuples, ISO strings for times); the decoder validates JSON
+    # strictly: a number sent as a string is a producer bug worth seeing in the DLQ, not silently coerced.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ManifestEvent(_Event):
@@ -283,7 +284,7 @@ def _rejection(exc: ValidationError) -> EventRejected:
 
 def _decode(model: type[E], raw: bytes, known_ports: Collection[str]) -> E:
     try:
-        event = model.model_validate_json(raw)
+        event = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise _rejection(exc) from exc
     mainport: str = event.mainport  # type: ignore[attr-defined]

@@ -200,6 +200,13 @@ def test_encoder_accepts_plain_mappings_like_the_model() -> None:
     assert encode_event(event.model_dump()) == encode_event(event)
 
 
+def test_python_construction_is_lax_but_json_decoding_strict() -> None:
+    event = ManifestEvent(**{**SEA, "transshipment_ports": ["PAMIT"]})
+    assert event.transshipment_ports == ("PAMIT",) and event.event_time.tzinfo is UTC
+    with pytest.raises(EventRejected):
+        decode_manifest(raw(SEA, declared_value_eur="18000.5"), PORTS)
+
+
 def test_decoding_is_fast() -> None:
     payload = raw(SEA)
     import time
