@@ -100,9 +100,10 @@ def _events(config: WorldConfig, parties: Parties, draft: Draft,
         "eta": _timestamps(config, col("eta_s")),
         "is_amendment": is_amendment[order],
         "amends_event_id": _strings(amends),
-        "extras": _strings(np.array([{}] * (n + m), dtype=object)),
+        "extras": pd.Series([{} for _ in range(n + m)], dtype=object),  # one dict per row: safe to fill in
     })
-    assert tuple(frame.columns) == MANIFEST_FIELDS  # a bug here must crash: the frame is the contract
+    if tuple(frame.columns) != MANIFEST_FIELDS:  # a bug here must crash: the frame is the contract
+        raise RuntimeError(f"events columns {list(frame.columns)} differ from {MANIFEST_FIELDS}")
     return frame, src[order], position[:n]
 
 
@@ -127,6 +128,7 @@ def generate_world(config: WorldConfig) -> World:
         "irregular": truth["irregular"][container_of_event],
     })
 
+    # An outcome names the original declaration: selection happened when it was filed.
     rows = found["row"]
     order = np.lexsort((rows, found["inspected_s"]))
     outcomes = pd.DataFrame({
@@ -142,6 +144,7 @@ def generate_world(config: WorldConfig) -> World:
         "inspector_id": found["inspector_id"][order],
         "notes": _strings(np.full(rows.size, None, dtype=object)),
     })
-    assert tuple(outcomes.columns) == OUTCOME_FIELDS
+    if tuple(outcomes.columns) != OUTCOME_FIELDS:
+        raise RuntimeError(f"outcomes columns {list(outcomes.columns)} differ from {OUTCOME_FIELDS}")
     summary = summarise(config, draft, truth, by_rule, at_random, found, events)
     return World(config=config, events=events, outcomes=outcomes, truth=truth_frame, summary=summary)

@@ -103,7 +103,7 @@ def draft_manifests(config: WorldConfig, parties: Parties, rng: np.random.Genera
         w = np.array([wt for _, wt in options])
         option[rows] = rng.choice(w.size, size=rows.size, p=w / w.sum())
     slots = route_slots(region, option)
-    odd = r >= lane_p
+    odd = (r >= lane_p) & ~is_air  # odd hubs are seaports
     # Sines is kept out of the odd routes: its use from the west coast is the drift to come.
     odd_hubs = np.array([HUB_CODE[h] for h in HUBS if h not in ("NLRTM", "BEANR", "PTSIE")])
     slots[odd] = NO_HUB
