@@ -17,15 +17,11 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 
 def _registrations() -> list[Register]:
-    from portrisk.commands import kafka, run
+    # Each module registers only argparse definitions; its handlers import what they need when run.
+    from models.world.cli import register_cli as world_cli
+    from portrisk.commands import kafka, publish, run
 
-    registrations: list[Register] = [kafka.register, run.register]
-    try:  # verbs from the other packages; each registers only argparse definitions
-        from models.world.cli import register_cli as world_cli
-
-        registrations.append(world_cli)
-    except ImportError:
-        pass
+    registrations: list[Register] = [kafka.register, world_cli, publish.register, run.register]
     return registrations
 
 
