@@ -7,7 +7,7 @@ policy, reasons, records) is testable on plain records and reusable by benchmark
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,17 +62,15 @@ class BatchProcessor:
         if maybe_reload is not None:
             maybe_reload()
 
-    def process(self, batch: Mapping[Any, Sequence[Any]], store: PartitionedStore) -> BatchOutput:
+    def process(self, items: Sequence[tuple[Any, Any]], store: PartitionedStore) -> BatchOutput:
+        """Decide on ``items`` — (TopicPartition, record) pairs in the order state must see them."""
         out = BatchOutput()
         pending: list[_Pending] = []
-        for tp, records in batch.items():
+        for tp, record in items:
             if tp.topic == self.topics.outcomes:
-                for record in records:
-                    self._fold_outcome(record, tp, store, out)
-                continue
-            port = self.topics.port_of_manifest_topic(tp.topic)
-            for record in records:
-                self._featurise(record, tp, port, store, out, pending)
+                self._fold_outcome(record, tp, store, out)
+            else:
+                self._featurise(record, tp, self.topics.port_of_manifest_topic(tp.topic), store, out, pending)
         if pending:
             self._decide(pending, out)
         return out

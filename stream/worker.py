@@ -29,6 +29,7 @@ from kafka.structs import OffsetAndMetadata
 from stream.batch import BatchOutput, BatchProcessor
 from stream.changelog import restore_partitions
 from stream.kafka_clients import make_consumer, make_producer
+from stream.ordering import OrderedInput
 from stream.state_store import PartitionedStore
 from stream.topics import TopicNames
 
@@ -44,6 +45,7 @@ class WorkerConfig:
     max_batch: int = 1000
     poll_timeout_ms: int = 100
     lag_interval_s: float = 5.0
+    order_wait_s: float = 1.0
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,6 +63,8 @@ class Worker:
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._last_lag = 0.0
+        self._input = OrderedInput(max_wait_s=config.order_wait_s)
+        self._paused: set[TopicPartition] = set()
 
     def request_stop(self) -> None:
         """Finish the current batch, flush, commit and leave the group (safe from a signal handler)."""
@@ -80,21 +84,25 @@ class Worker:
         last_record = time.monotonic()
         try:
             while not self._stop.is_set():
-                batch = self._consumer.poll(timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_batch)
-                if batch:
-                    self._process(batch)
+                polled = self._consumer.poll(timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_batch)
+                self._input.add(polled)
+                items = self._input.take(self._consumer.assignment(), self._caught_up, cfg.max_batch)
+                if items:
+                    self._process(items)
                     last_record = time.monotonic()
-                elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
+                elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s \
+                        and not self._input.buffered():
                     break
+                self._apply_backpressure()
                 self.processor.maintain()
                 self._report_lag()
         finally:
             self._close()
 
     # -- one micro-batch ----------------------------------------------------------------------------
-    def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+    def _process(self, items: list[tuple[TopicPartition, Any]]) -> None:
         assert self._producer is not None and self._consumer is not None
-        output = self.processor.process(batch, self.store)
+        output = self.processor.process(items, self.store)
         self._send_all(output)
         acked_at = time.time()
         for ts_ms in output.source_timestamps_ms:
@@ -103,9 +111,29 @@ class Worker:
         futures = [self._producer.send(changelog, key=key.encode(), value=value, partition=partition)
                    for key, partition, value in self.store.drain_dirty()]
         self._await(futures)
-        offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()}
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for tp, record in items:
+            offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
         self._consumer.commit(offsets)
         self.metrics.state_entries.set(len(self.store))
+
+    def _caught_up(self, tp: TopicPartition) -> bool:
+        assert self._consumer is not None
+        end = self._consumer.highwater(tp)
+        return end is not None and self._consumer.position(tp) >= end
+
+    def _apply_backpressure(self) -> None:
+        """Pause fetching partitions whose buffer is far ahead; resume them once it drains."""
+        assert self._consumer is not None
+        limit = 4 * self.config.max_batch
+        for tp in self._consumer.assignment():
+            size = self._input.size(tp)
+            if size > limit and tp not in self._paused:
+                self._consumer.pause(tp)
+                self._paused.add(tp)
+            elif size <= limit // 2 and tp in self._paused:
+                self._consumer.resume(tp)
+                self._paused.discard(tp)
 
     def _send_all(self, output: BatchOutput) -> None:
         assert self._producer is not None
@@ -140,6 +168,8 @@ class Worker:
     def _revoked(self, revoked: list[TopicPartition]) -> None:
         # Batches are committed before poll() returns control to the group protocol, so nothing of a
         # revoked partition is in flight here; its state is simply forgotten (the changelog has it).
+        self._input.drop(revoked)
+        self._paused -= set(revoked)
         gone = {tp.partition for tp in revoked}
         dropped = self.store.drop_partitions(gone)
         self._owned -= gone
