@@ -7,6 +7,7 @@ portrisk raises on purpose become a one-line message and exit code 1 — never a
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -22,6 +23,8 @@ def _registrations() -> list[Register]:
     from portrisk.commands import kafka, publish, run
 
     registrations: list[Register] = [kafka.register, world_cli, publish.register, run.register]
+    registrations.append(importlib.import_module("api.cli").register_cli)  # portrisk serve, portrisk apikey
+    registrations.append(importlib.import_module("models.cli").register_cli)  # portrisk train, portrisk evaluate
     return registrations
 
 

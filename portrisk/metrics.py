@@ -83,3 +83,38 @@ class WorkerMetrics:
             "portrisk_last_event_timestamp_seconds", "Event time of the last manifest consumed, by mainport.",
             ["port"], registry=registry)
         self.model = Info("portrisk_model", "The model serving decisions.", registry=registry)
+
+
+# HTTP requests are answered from SQLite in well under a millisecond, audited ones wait for Kafka's acks.
+API_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ApiMetrics:
+    """The HTTP API's metrics (``portrisk serve``). Routes are labelled by template, never by id."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "portrisk_api_requests_total", "HTTP requests, by route template, method and status code.",
+            ["route", "method", "status"], registry=registry)
+        self.latency = Histogram(
+            "portrisk_api_request_latency_seconds", "HTTP request latency, by route template and method.",
+            ["route", "method"], buckets=API_BUCKETS, registry=registry)
+        self.audit_records = Counter(
+            "portrisk_api_audit_records_total", "Audit records written to the audit-log topic, by result.",
+            ["result"], registry=registry)
+        self.auth_failures = Counter(
+            "portrisk_api_auth_failures_total", "Requests refused by access control, by status (401, 403).",
+            ["status"], registry=registry)
+        self.outcomes_posted = Counter(
+            "portrisk_api_outcomes_posted_total", "Inspection outcomes accepted and acknowledged by Kafka, by port.",
+            ["port"], registry=registry)
+        self.read_model_records = Counter(
+            "portrisk_api_read_model_records_total", "Records applied to the read model, by kind.",
+            ["kind"], registry=registry)
+        self.read_model_lag = Gauge(
+            "portrisk_api_read_model_lag", "Records the read model is behind the end of its topics.",
+            registry=registry)
+        self.read_model_rebuilds = Counter(
+            "portrisk_api_read_model_rebuilds_total", "Read model rebuilds from the start of the topics.",
+            registry=registry)

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=1000, ge=1, le=50_000, description="records per micro-batch at most")
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="worker /metrics port (0: a free one)")
 
+    # --- HTTP API (`portrisk serve`) ---------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="address the HTTP API listens on")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="HTTP API port (0: a free one)")
+    api_keys_file: Path | None = Field(
+        default=None, description="API keys file (hashes only); unset: <home>/api/keys.json")
+
     # --- Domain ------------------------------------------------------------------------------------
     ports: tuple[PortConfig, ...] = Field(default=DEFAULT_PORTS, description="the mainports (JSON list)")
 
