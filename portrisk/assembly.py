@@ -40,9 +40,8 @@ def build_decision_path(settings: Settings, metrics: Any | None = None) -> Decis
     from scoring.budget import BudgetedScorer
     from scoring.fallback import FallbackScorer
     from scoring.policy import SelectionPolicy
-    from scoring.rules import RuleBook
-
     from scoring.reasons import ReasonExplainer
+    from scoring.rules import RuleBook
     from scoring.session import ScoringSession
 
     pipeline = FeaturePipeline.from_model_dir(settings.model_dir)
@@ -66,3 +65,27 @@ def build_decision_path(settings: Settings, metrics: Any | None = None) -> Decis
 
     return DecisionPath(pipeline=pipeline, scorer=scorer, policy=policy, explainer=explainer,
                         model_version=version, feature_hash=feature_hash(pipeline.names), model_error=model_error)
+
+
+def build_worker(settings: Settings, metrics: Any, path: DecisionPath | None = None) -> Any:
+    """A streaming worker for ``settings`` (``portrisk run``, the demo, tests and benchmarks)."""
+    from features.state import PartyState
+    from portrisk.kafka_env import bootstrap_servers
+    from stream.batch import BatchProcessor
+    from stream.state_store import PartitionedStore
+    from stream.topics import TopicNames
+    from stream.worker import Worker, WorkerConfig
+
+    path = path if path is not None else build_decision_path(settings, metrics)
+    metrics.model.info({"version": path.model_version, "feature_hash": path.feature_hash,
+                        "loaded": "false" if path.model_error else "true"})
+    for port in settings.ports:
+        metrics.capacity.labels(port.id).set(port.capacity_per_day)
+    topics = TopicNames.from_settings(settings)
+    processor = BatchProcessor(topics=topics, known_ports=settings.port_ids, pipeline=path.pipeline,
+                               scorer=path.scorer, policy=path.policy, explainer=path.explainer,
+                               model_version=path.model_version, metrics=metrics,
+                               reasons_k=settings.reasons_per_decision)
+    config = WorkerConfig(bootstrap=bootstrap_servers(settings), topics=topics, group_id=settings.worker_group,
+                          max_batch=settings.max_batch)
+    return Worker(config, processor, PartitionedStore(PartyState), metrics)

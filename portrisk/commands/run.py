@@ -27,33 +27,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from portrisk.assembly import build_decision_path
-    from portrisk.kafka_env import bootstrap_servers
+    from portrisk.assembly import build_worker
     from portrisk.metrics import WorkerMetrics
-    from stream.batch import BatchProcessor
-    from stream.state_store import PartitionedStore
-    from stream.topics import TopicNames
-    from stream.worker import Worker, WorkerConfig
 
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
-    path = build_decision_path(settings, metrics)
-    metrics.model.info({"version": path.model_version, "feature_hash": path.feature_hash,
-                        "loaded": "false" if path.model_error else "true"})
-    for port in settings.ports:
-        metrics.capacity.labels(port.id).set(port.capacity_per_day)
+    worker = build_worker(settings, metrics)
     server, _thread = start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
-    log.info("metrics at http://127.0.0.1:%d/metrics", server.server_port)
-
-    topics = TopicNames.from_settings(settings)
-    processor = BatchProcessor(topics=topics, known_ports=settings.port_ids, pipeline=path.pipeline,
-                               scorer=path.scorer, policy=path.policy, explainer=path.explainer,
-                               model_version=path.model_version, metrics=metrics,
-                               reasons_k=settings.reasons_per_decision)
-    store = PartitionedStore(path.pipeline.state_type)
-    config = WorkerConfig(bootstrap=bootstrap_servers(settings), topics=topics, group_id=settings.worker_group,
-                          max_batch=settings.max_batch)
-    worker = Worker(config, processor, store, metrics)
+    # The actual port matters when PORTRISK_METRICS_PORT=0 picked a free one.
+    print(f"metrics at http://127.0.0.1:{server.server_port}/metrics", flush=True)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: finishing the batch, then stopping", signal.Signals(signum).name)
@@ -61,7 +43,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("worker starting", extra={"group": settings.worker_group, "model": path.model_version})
+    log.info("worker starting", extra={"group": settings.worker_group})
     worker.run(idle_exit_s=args.idle_exit)
     server.shutdown()
     return 0

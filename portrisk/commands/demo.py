@@ -1,0 +1,169 @@
+"""`portrisk demo`: the whole system on one machine, end to end, in a couple of minutes.
+
+Starts the local broker (unless PORTRISK_KAFKA_BOOTSTRAP names one), creates the topics, starts a worker
+and the HTTP API as child processes with the default model, publishes a simulated day for the five
+mainports at an accelerated rate, waits for every decision, prints a summary and where to look, then
+keeps the services up until Ctrl-C, which stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from portrisk.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser(
+        "demo", help="run everything locally: broker, worker, API, a simulated day, and a summary",
+        description=__doc__)
+    demo.add_argument("--days", type=int, default=1, help="simulated days to publish (default 1)")
+    demo.add_argument("--scale", type=float, default=1.0, help="volume scale (default 1: real volumes)")
+    demo.add_argument("--seed", type=int, default=2026, help="world seed")
+    demo.add_argument("--rate", type=float, default=2000.0, help="events per second to publish (default 2000)")
+    demo.add_argument("--exit", dest="exit_after", action="store_true",
+                      help="stop everything after the summary instead of waiting for Ctrl-C")
+    demo.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from models.world import generate_world, make_config
+    from portrisk.demo_summary import summarise
+    from portrisk.kafka_env import bootstrap_servers, local_broker
+    from stream.kafka_clients import make_producer
+    from stream.publisher import Progress, event_messages, publish
+    from stream.topics import TopicNames, create_topics, topic_specs
+
+    started_broker = not settings.kafka_bootstrap and not local_broker(settings).status().up
+    bootstrap = bootstrap_servers(settings, start_local=True)
+    print(f"Kafka at {bootstrap}")
+    topics = TopicNames.from_settings(settings)
+    create_topics(bootstrap, topic_specs(topics, settings.partitions))
+    run_dir = settings.home / "demo"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = _child_env(settings, bootstrap, run_dir)
+    api_key = _demo_api_key(env, run_dir)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        worker_port, api_port = _free_port(), _free_port()
+        children.append(_spawn(["run"], dict(env, PORTRISK_METRICS_PORT=str(worker_port)), run_dir / "worker.log"))
+        children.append(_spawn(["serve", "--port", str(api_port)], env, run_dir / "api.log"))
+
+        world = generate_world(make_config(ports=settings.ports, days=args.days, seed=args.seed, scale=args.scale))
+        start_offsets = _end_offsets(bootstrap, topics.risk_scores)
+        producer = make_producer(bootstrap, client_id="portrisk-demo")
+        print(f"publishing {len(world.events):,} manifest events for {args.days} day(s) at {args.rate:,.0f}/s")
+        try:
+            publish(event_messages(world.events, topics), producer, rate=args.rate,
+                    progress=Progress(len(world.events)))
+        finally:
+            producer.close()
+        decisions = _await_decisions(bootstrap, topics.risk_scores, start_offsets, set(world.events["event_id"]),
+                                     children)
+        print()
+        print(summarise(decisions, world))
+        print()
+        print(f"API docs        http://127.0.0.1:{api_port}/docs")
+        print(f"API metrics     http://127.0.0.1:{api_port}/metrics")
+        print(f"worker metrics  http://127.0.0.1:{worker_port}/metrics")
+        print(f"demo API key    {api_key}  (role admin; e.g. curl -H 'X-API-Key: {api_key}' "
+              f"http://127.0.0.1:{api_port}/v1/ports/rotterdam/recommendations)")
+        print(f"logs            {run_dir}")
+        if not args.exit_after:
+            print("\nservices keep running; Ctrl-C stops everything")
+            while all(c.poll() is None for c in children):
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping")
+    finally:
+        _stop(children)
+        if started_broker:
+            local_broker(settings).stop()
+    return 0
+
+
+def _child_env(settings: Settings, bootstrap: str, run_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"PORTRISK_KAFKA_BOOTSTRAP": bootstrap, "PORTRISK_HOME": str(settings.home),
+                "PORTRISK_API_KEYS_FILE": str(run_dir / "api-keys.json")})
+    return env
+
+
+def _demo_api_key(env: dict[str, str], run_dir: Path) -> str:
+    """A fresh admin key for this demo run (printed once, stored hashed like any other)."""
+    result = subprocess.run([sys.executable, "-m", "portrisk.cli", "apikey", "create", "--role", "admin",
+                             "--name", f"demo-{int(time.time())}"], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"(could not create a demo key: {result.stderr.strip()})"
+    return result.stdout.strip().splitlines()[-1].split()[-1]
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "portrisk.cli", *args], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _end_offsets(bootstrap: str, topic: str) -> dict[Any, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return dict(consumer.end_offsets(tps))
+    finally:
+        consumer.close()
+
+
+def _await_decisions(bootstrap: str, topic: str, start: dict[Any, int], expected: set[str],
+                     children: list[subprocess.Popen[bytes]], timeout_s: float = 600.0) -> list[dict[str, Any]]:
+    """Decisions for the published events, read from ``risk-scores`` after ``start``."""
+    import orjson
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer.assign(list(start))
+    for tp, offset in start.items():
+        consumer.seek(tp, offset)
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < len(expected) and time.monotonic() < deadline:
+            if any(c.poll() is not None for c in children):
+                raise SystemExit("a demo service stopped; see the logs in PORTRISK_HOME/demo")
+            for records in consumer.poll(timeout_ms=500).values():
+                for r in records:
+                    doc = orjson.loads(r.value)
+                    if doc["event_id"] in expected:
+                        found[doc["event_id"]] = doc
+            print(f"\rdecisions {len(found):,}/{len(expected):,}", end="", file=sys.stderr, flush=True)
+    finally:
+        consumer.close()
+    print(file=sys.stderr)
+    return list(found.values())
