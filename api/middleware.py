@@ -106,7 +106,8 @@ class RequestPipeline(BaseHTTPMiddleware):
             request_id=request.state.request_id, key=request.state.api_key,
             presented_key_id=parsed[0] if parsed else None, method=request.method[:16], route=route,
             path=request.url.path[:512], query=request.url.query[:1024], context=context,
-            status=response.status_code, client=client, forwarded_for=request.headers.get("x-forwarded-for"))
+            status=response.status_code, client=client,
+            forwarded_for=(request.headers.get("x-forwarded-for") or "")[:256] or None)
         try:
             await run_in_threadpool(services.audit.write, record)
         except KafkaUnavailable as exc:

@@ -50,6 +50,12 @@ class ModelHolder:
             return False, f"model unavailable: {self._error}"
         return True, str(getattr(self._path, "model_version", "unknown"))
 
+    def close(self) -> None:
+        """Stop the scorer's model thread, if the path has one."""
+        close = getattr(getattr(self._path, "scorer", None), "close", None)
+        if callable(close):
+            close()
+
     @property
     def path(self) -> Any | None:
         """The decision path, or None while loading or when it failed to build."""

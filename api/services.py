@@ -55,6 +55,7 @@ class Services:
     def close(self) -> None:
         """Stop the read model, close Kafka connections and the database."""
         self.read_model.stop()
+        self.model.close()
         self.kafka.close()
         self.read_model.store.close()
 
