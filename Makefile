@@ -35,3 +35,11 @@ broker-stop:
 
 clean: broker-stop
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The default model (models/default/): a full-scale 30-day world with a fixed seed, then training.
+# Same seeds, same model; the world lives in data/ (not in git).
+.PHONY: model
+model: $(VENV)/.installed
+	$(BIN)/portrisk simulate --days 30 --seed 7 --out data/world-default
+	rm -rf models/default
+	$(BIN)/portrisk train --world data/world-default --out models/default --seed 0

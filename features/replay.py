@@ -23,11 +23,13 @@ def replay(
     events: Iterable[EventLike],
     outcomes: Iterable[OutcomeLike],
     store: StateStore,
+    fold_trailing: bool = False,
 ) -> np.ndarray:
     """Feature vectors of ``events`` (float32 [n, n_features], in input order), updating ``store``.
 
     Both inputs must be sorted by time (``event_time``, ``inspected_at``); DataError otherwise, since an
-    unsorted history would let features see the future.
+    unsorted history would let features see the future. ``fold_trailing`` also folds the outcomes left
+    after the last event (a state being brought up to date, or one chunk of a longer replay).
     """
     buffer = RowBuffer(pipeline.n_features)
     pending = iter(outcomes)
@@ -48,4 +50,7 @@ def replay(
             due = epoch_seconds(outcome.inspected_at) if outcome is not None else float("inf")
         pipeline.process_into(event, store, buffer.row)
         buffer.commit()
+    while fold_trailing and outcome is not None:
+        pipeline.apply_outcome(outcome, store)
+        outcome = next(pending, None)
     return buffer.result()

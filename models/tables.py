@@ -1,8 +1,10 @@
-"""Building the reference tables from a window of labelled history (see :mod:`features.tables`).
+"""Building the reference tables from labelled history (see :mod:`features.tables`).
 
-Only what was known at the window's end goes in: events filed inside the window, and the outcomes of
-inspections carried out before it closed. Keys come from the same functions the feature code uses
-(:mod:`features.event`), so a key written here is the key looked up per event.
+Only what was known at a table's cut-off goes in: events filed before it, and the outcomes of
+inspections carried out before it. :class:`TableBuilder` is incremental — feed it events and outcomes
+in time order and take a :meth:`TableBuilder.snapshot` whenever a table version is due — so the
+point-in-time tables of every day of a long history cost one pass. Keys come from the same functions
+the feature code uses (:mod:`features.event`), so a key written here is the key looked up per event.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 
 from features.config import FeatureConfig
-from features.event import country, hs_levels, hubs_key, lane_key, party, route_key
-from features.rows import event_rows
+from features.event import EventLike, country, hs_levels, hubs_key, is_reefer, lane_key, number, party, route_key
+from features.rows import event_rows, outcome_rows
 from features.tables import ENCODINGS, HsNorm, PartyProfile, ReferenceTables
 from portrisk.errors import DataError
+
+# (encoding or role, key) pairs an event contributes to finding rates.
+Keys = list[tuple[str, str]]
 
 
 def _short(x: float) -> float:
@@ -27,143 +31,176 @@ def _short(x: float) -> float:
     return float(f"{x:.6g}")
 
 
-class _Encoder:
-    """Accumulates per-key inspection counts for one smoothed target encoding."""
+class _Moments:
+    """Running count, sums and sums of squares of log weight and log value per kg, and reefer count."""
 
-    __slots__ = ("drugs", "inspected", "seen")
+    __slots__ = ("n", "reefer", "sv", "sv2", "sw", "sw2")
 
     def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.inspected: dict[str, int] = defaultdict(int)
-        self.drugs: dict[str, int] = defaultdict(int)
+        self.n = 0
+        self.sw = self.sw2 = self.sv = self.sv2 = self.reefer = 0.0
 
-    def add(self, key: str | None, inspected: bool, drug: bool) -> None:
-        if key is None:
-            return
-        self.seen.add(key)
-        if inspected:
-            self.inspected[key] += 1
-            self.drugs[key] += drug
-
-    def rates(self, prior: float, m: float) -> dict[str, float]:
-        return {k: _short((self.drugs.get(k, 0) + m * prior) / (self.inspected.get(k, 0) + m))
-                for k in sorted(self.seen)}
+    def norm(self) -> HsNorm | None:
+        if self.n < 2:
+            return None
+        n = self.n
+        mean_w, mean_v = self.sw / n, self.sv / n
+        sd_w = math.sqrt(max(self.sw2 - n * mean_w * mean_w, 0.0) / (n - 1))
+        sd_v = math.sqrt(max(self.sv2 - n * mean_v * mean_v, 0.0) / (n - 1))
+        return (_short(mean_w), _short(sd_w), _short(mean_v), _short(sd_v), _short(self.reefer / n))
 
 
-def _hs_norms(events: pd.DataFrame, min_count: int) -> dict[str, HsNorm]:
-    """Mean and spread of log weight and log value per kg, and the reefer share, per HS6/HS4/HS2 code."""
-    from features.event import is_reefer
+class TableBuilder:
+    """Accumulates events and outcomes; :meth:`snapshot` gives the tables as of the latest input."""
 
-    weight = pd.to_numeric(events["gross_weight_kg"], errors="coerce")
-    value = pd.to_numeric(events["declared_value_eur"], errors="coerce")
-    frame = pd.DataFrame({
-        "hs": events["hs_code"].astype(object),
-        "log_w": np.log(weight.where(weight > 0)),
-        "reefer": [is_reefer(m, c) for m, c in zip(events["transport_mode"], events["container_type"],
-                                                     strict=True)],
-    })
-    frame["log_vpk"] = np.log1p(value.where(value >= 0)) - frame["log_w"]
-    frame = frame[frame["hs"].notna()]
-    norms: dict[str, HsNorm] = {}
-    for length in (6, 4, 2):
-        grouped = frame.groupby(frame["hs"].str[:length])
-        stats = grouped.agg(n=("log_w", "count"), mw=("log_w", "mean"), sw=("log_w", "std"),
-                            mv=("log_vpk", "mean"), sv=("log_vpk", "std"), rf=("reefer", "mean"))
-        for code, row in stats[stats["n"] >= min_count].iterrows():
-            values = (row.mw, row.sw, row.mv, row.sv, row.rf)
-            if all(math.isfinite(v) for v in values):
-                norms[str(code)] = (_short(row.mw), _short(row.sw), _short(row.mv), _short(row.sv),
-                                    _short(row.rf))
-    return norms
+    def __init__(self, config: FeatureConfig, labelled_ids: Iterable[str] = ()) -> None:
+        """``labelled_ids``: the event ids that outcomes will refer to (only their keys are remembered)."""
+        self.config = config
+        self._wanted = set(labelled_ids)
+        self._keys: dict[str, Keys] = {}
+        names = list(ENCODINGS) + [f"extra_{e.key}" for e in config.extras if e.kind == "categorical"]
+        self._seen: dict[str, set[str]] = {name: set() for name in names}
+        self._inspected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._drugs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._first_seen: dict[str, dict[str, float]] = {r.name: {} for r in config.party_roles}
+        self._volume: dict[str, dict[str, int]] = {r.name: defaultdict(int) for r in config.party_roles}
+        self._port_volume: dict[str, int] = defaultdict(int)
+        self._hs6_volume: dict[str, int] = defaultdict(int)
+        self._lane_routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._moments: dict[str, _Moments] = defaultdict(_Moments)
+        self._n_events = self._n_inspected = self._n_drugs = 0
+        self._start = math.inf
 
-
-def build_tables(
-    events: pd.DataFrame,
-    outcomes: pd.DataFrame,
-    config: FeatureConfig,
-    window_start: datetime,
-    window_end: datetime,
-) -> ReferenceTables:
-    """Tables from events filed in ``[window_start, window_end)`` and outcomes inspected before its end.
-
-    ``events`` has (a subset of) the ManifestEvent columns; ``outcomes`` needs ``event_id``,
-    ``inspected_at`` and ``result``. The positive label is a drug finding. Raises DataError when the
-    window holds no event or no inspection.
-    """
-    times = events["event_time"]
-    window = events[(times >= window_start) & (times < window_end)]
-    known = outcomes[outcomes["inspected_at"] < window_end]
-    if window.empty:
-        raise DataError(f"no events between {window_start} and {window_end} to build reference tables from")
-    results = dict(zip(known["event_id"], known["result"], strict=True))
-    inspected = np.fromiter((e in results for e in window["event_id"]), dtype=bool, count=len(window))
-    drugs = np.fromiter((results.get(e) == "drugs" for e in window["event_id"]), dtype=bool, count=len(window))
-    if not inspected.any():
-        raise DataError("the reference window holds no inspected event: no finding rates can be built")
-    prior = float(drugs.sum() / inspected.sum())
-    m = config.smoothing
-
-    names = list(ENCODINGS) + [f"extra_{e.key}" for e in config.extras if e.kind == "categorical"]
-    encoders = {name: _Encoder() for name in names}
-    roles = {role.name: _Encoder() for role in config.party_roles}
-    first_seen: dict[str, dict[str, float]] = {role.name: {} for role in config.party_roles}
-    volume: dict[str, dict[str, int]] = {role.name: defaultdict(int) for role in config.party_roles}
-    port_volume: dict[str, int] = defaultdict(int)
-    hs6_volume: dict[str, int] = defaultdict(int)
-    lane_routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-
-    for row, insp, drug in zip(event_rows(window), inspected.tolist(), drugs.tolist(), strict=True):
+    def add_event(self, row: EventLike, event_id: str, t: float) -> None:
+        """Count one event filed at ``t`` (POSIX seconds)."""
+        self._n_events += 1
+        self._start = min(self._start, t)
+        keys: Keys = []
         pol = row.port_of_loading or None
         origin = country(pol)
         levels = hs_levels(row.hs_code)
         ports = row.transshipment_ports
-        hubs = None if ports is None else tuple(ports)
-        hubs_text = hubs_key(hubs)
-        encoders["origin_country"].add(origin, insp, drug)
-        encoders["origin_port"].add(pol, insp, drug)
+        hubs_text = hubs_key(None if ports is None else tuple(ports))
+        keys += [("origin_country", origin), ("origin_port", pol)] if origin and pol else []
         if levels is not None:
-            hs6_volume[levels[0]] += 1
-            encoders["hs_heading"].add(levels[1], insp, drug)
-            encoders["hs_chapter"].add(levels[2], insp, drug)
-            encoders["lane_commodity"].add(f"{origin}|{levels[2]}" if origin else None, insp, drug)
-        encoders["route"].add(route_key(pol, hubs_text, row.mainport), insp, drug)
-        for hub in hubs or ():
-            encoders["hub"].add(hub, insp, drug)
+            hs6, hs4, hs2 = levels
+            self._hs6_volume[hs6] += 1
+            keys += [("hs_heading", hs4), ("hs_chapter", hs2)]
+            if origin:
+                keys.append(("lane_commodity", f"{origin}|{hs2}"))
+            self._add_moments(row, levels)
+        route = route_key(pol, hubs_text, row.mainport)
+        if route is not None:
+            keys.append(("route", route))
+        keys += [("hub", hub) for hub in (ports if ports is not None else ())]
         if pol:
-            port_volume[pol] += 1
+            self._port_volume[pol] += 1
             lane = lane_key(pol, row.mainport)
             if lane is not None and hubs_text is not None:
-                lane_routes[lane][hubs_text] += 1
-        for extra in config.extras:
-            if extra.kind == "categorical" and row.extras:
-                value = row.extras.get(extra.key)
-                encoders[f"extra_{extra.key}"].add(None if value in (None, "") else str(value), insp, drug)
-        for role in config.party_roles:
+                self._lane_routes[lane][hubs_text] += 1
+        extras = row.extras
+        for extra in self.config.extras:
+            value = extras.get(extra.key) if extras else None
+            if extra.kind == "categorical" and value not in (None, ""):
+                keys.append((f"extra_{extra.key}", str(value)))
+        for name, key in keys:
+            self._seen[name].add(key)
+        for role in self.config.party_roles:
             pid = party(row, role.field)
             if pid is not None:
-                roles[role.name].add(pid, insp, drug)
-                volume[role.name][pid] += 1
-                seen = first_seen[role.name]
-                if pid not in seen or row.event_time < seen[pid]:
-                    seen[pid] = row.event_time
+                keys.append((f"party:{role.name}", pid))
+                self._volume[role.name][pid] += 1
+                seen = self._first_seen[role.name]
+                if pid not in seen or t < seen[pid]:
+                    seen[pid] = t
+        if event_id in self._wanted:
+            self._keys[event_id] = keys
 
-    parties: dict[str, dict[str, PartyProfile]] = {}
-    for role in config.party_roles:
-        rates = roles[role.name].rates(prior, m)
-        parties[role.name] = {pid: (first_seen[role.name][pid], volume[role.name][pid], rate)
-                              for pid, rate in rates.items()}
-    return ReferenceTables(
-        config=config,
-        prior=_short(prior),
-        window_start=window_start.isoformat(),
-        window_end=window_end.isoformat(),
-        encodings={name: enc.rates(prior, m) for name, enc in encoders.items()},
-        volumes={"origin_port": dict(sorted(port_volume.items())), "hs6": dict(sorted(hs6_volume.items()))},
-        hs_norms=_hs_norms(window, config.min_norm_count),
-        lane_routes={lane: dict(sorted(r.items())) for lane, r in sorted(lane_routes.items())},
-        parties=parties,
-        summary={"events": len(window), "inspected": int(inspected.sum()), "drug_findings": int(drugs.sum())},
-    )
+    def _add_moments(self, row: EventLike, levels: tuple[str, str, str]) -> None:
+        weight, value = number(row.gross_weight_kg), number(row.declared_value_eur)
+        if not weight > 0.0:
+            return
+        log_w = math.log(weight)
+        log_v = math.log1p(value) - log_w if value >= 0.0 else math.nan
+        reefer = is_reefer(row.transport_mode, row.container_type)
+        if math.isnan(log_v) or math.isnan(reefer):
+            return
+        for code in levels:
+            m = self._moments[code]
+            m.n += 1
+            m.sw += log_w
+            m.sw2 += log_w * log_w
+            m.sv += log_v
+            m.sv2 += log_v * log_v
+            m.reefer += reefer
+
+    def add_outcome(self, event_id: str, result: str) -> None:
+        """Count one inspection of an event already added (others are ignored: not in the window)."""
+        keys = self._keys.get(event_id)
+        if keys is None:
+            return
+        drug = result == "drugs"
+        self._n_inspected += 1
+        self._n_drugs += drug
+        for name, key in keys:
+            self._inspected[name][key] += 1
+            self._drugs[name][key] += drug
+
+    def snapshot(self, window_end: datetime) -> ReferenceTables:
+        """The tables as of now (everything added so far); DataError before the first inspection."""
+        if not self._n_inspected:
+            raise DataError("no inspected event before the tables' cut-off: no finding rates can be built")
+        prior = self._n_drugs / self._n_inspected
+        m = self.config.smoothing
+
+        def rates(name: str, keys: Iterable[str]) -> dict[str, float]:
+            insp, drugs = self._inspected.get(name, {}), self._drugs.get(name, {})
+            return {k: _short((drugs.get(k, 0) + m * prior) / (insp.get(k, 0) + m)) for k in sorted(keys)}
+
+        parties: dict[str, dict[str, PartyProfile]] = {}
+        for role in self.config.party_roles:
+            seen, volume = self._first_seen[role.name], self._volume[role.name]
+            role_rates = rates(f"party:{role.name}", seen)
+            parties[role.name] = {pid: (seen[pid], volume[pid], role_rates[pid]) for pid in role_rates}
+        norms = {}
+        for code, moments in sorted(self._moments.items()):
+            norm = moments.norm() if moments.n >= self.config.min_norm_count else None
+            if norm is not None:
+                norms[code] = norm
+        start = datetime.fromtimestamp(self._start, UTC) if self._n_events else window_end
+        return ReferenceTables(
+            config=self.config,
+            prior=_short(prior),
+            window_start=start.isoformat(),
+            window_end=window_end.isoformat(),
+            encodings={name: rates(name, keys) for name, keys in self._seen.items()},
+            volumes={"origin_port": dict(sorted(self._port_volume.items())),
+                     "hs6": dict(sorted(self._hs6_volume.items()))},
+            hs_norms=norms,
+            lane_routes={lane: dict(sorted(r.items())) for lane, r in sorted(self._lane_routes.items())},
+            parties=parties,
+            summary={"events": self._n_events, "inspected": self._n_inspected, "drug_findings": self._n_drugs},
+        )
+
+
+def build_tables(events: pd.DataFrame, outcomes: pd.DataFrame, config: FeatureConfig, window_start: datetime,
+                 window_end: datetime) -> ReferenceTables:
+    """Tables from events filed in ``[window_start, window_end)`` and outcomes inspected before its end.
+
+    ``events`` and ``outcomes`` are DataFrames with (a subset of) the contract's columns (outcomes need
+    ``event_id``, ``inspected_at`` and ``result``). The positive label is a drug finding.
+    """
+    times = events["event_time"]
+    window = events[(times >= window_start) & (times < window_end)]
+    if window.empty:
+        raise DataError(f"no events between {window_start} and {window_end} to build reference tables from")
+    known = outcomes[outcomes["inspected_at"] < window_end]
+    builder = TableBuilder(config, known["event_id"])
+    for row in event_rows(window):
+        builder.add_event(row, row.event_id, row.event_time)
+    for outcome in outcome_rows(known):
+        builder.add_outcome(outcome.event_id, outcome.result)
+    return builder.snapshot(window_end)
 
 
 def infer_extras(extras: Iterable[object], limit: int = 32) -> list[tuple[str, str]]:

@@ -1,0 +1,197 @@
+"""Training and evaluation sets: a history replayed through the feature pipeline, split in time.
+
+A history is a directory with ``events.parquet`` (ManifestEvent columns) and ``outcomes.parquet``
+(InspectionOutcome columns) — a simulated world or an imported administration's history alike. The
+truth of a simulated world lives in ``truth/`` and is never read here.
+
+Periods, in order (:class:`Periods`)::
+
+    [start, tables_end)       reference window: the reference tables are built from it
+    [tables_end, train_end)   training rows (labels known before train_end)
+    [train_end, valid_end)    validation rows, for early stopping (labels known before valid_end)
+    [valid_end, end]          held-out test period (evaluation)
+
+Training rows come after the reference window on purpose: a finding rate computed from a row's own
+label would leak it (a consignee inspected once with a finding would "predict" that very finding).
+Every event from ``start`` on is replayed, so shipper histories are warm when the training rows begin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.config import FeatureConfig
+from features.pipeline import FeaturePipeline
+from features.replay import replay
+from features.rows import event_rows, outcome_rows
+from features.state import InMemoryStore
+from features.tables import ReferenceTables
+from models.tables import TableBuilder
+from portrisk.errors import DataError
+
+EVENTS_FILE, OUTCOMES_FILE = "events.parquet", "outcomes.parquet"
+
+
+@dataclass(frozen=True)
+class History:
+    """Events in event-time order and outcomes in inspection-time order."""
+
+    events: pd.DataFrame
+    outcomes: pd.DataFrame
+
+    @property
+    def start(self) -> datetime:
+        """Time of the first event."""
+        return pd.Timestamp(self.events["event_time"].iloc[0]).to_pydatetime()
+
+    @property
+    def end(self) -> datetime:
+        """Time of the last original declaration (amendments of the last containers trail it by days)."""
+        events = self.events
+        if "is_amendment" in events.columns:
+            events = events[~events["is_amendment"].fillna(False).astype(bool)]
+        return pd.Timestamp(events["event_time"].iloc[-1]).to_pydatetime()
+
+
+def load_history(directory: str | Path) -> History:
+    """Read a history directory; DataError when a file is missing, unreadable or empty."""
+    from models.world.writer import read_events, read_outcomes
+
+    root = Path(directory)
+    events = read_events(root)
+    outcomes = read_outcomes(root)
+    if events.empty:
+        raise DataError(f"{root / EVENTS_FILE} holds no events")
+    # Stable sorts: the files are written in time order already, and ties keep their written order.
+    events = events.sort_values("event_time", kind="stable").reset_index(drop=True)
+    outcomes = outcomes.sort_values("inspected_at", kind="stable").reset_index(drop=True)
+    return History(events, outcomes)
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Boundaries of the reference, training, validation and test periods (see the module docstring)."""
+
+    start: datetime
+    tables_end: datetime
+    train_end: datetime
+    valid_end: datetime
+    end: datetime
+
+    def to_dict(self) -> dict[str, str]:
+        """ISO 8601 boundaries (for the model card)."""
+        return {k: getattr(self, k).isoformat() for k in ("start", "tables_end", "train_end", "valid_end", "end")}
+
+
+def table_versions(history: History, config: FeatureConfig, cutoffs: Sequence[datetime]
+                   ) -> Iterator[ReferenceTables]:
+    """The reference tables as of each cut-off (events filed and outcomes inspected before it), in order.
+
+    One incremental pass over the history, however many versions. Each version is round-tripped
+    through its bytes, so the last one — the model's — is bit-identical to the file saved beside it.
+    """
+    events, outcomes = history.events, history.outcomes
+    builder = TableBuilder(config, outcomes["event_id"])
+    event_iter = event_rows(events)
+    outcome_iter = outcome_rows(outcomes)
+    next_event = next(event_iter, None)
+    next_outcome = next(outcome_iter, None)
+    for cutoff in cutoffs:
+        limit = cutoff.timestamp()
+        while next_event is not None and next_event.event_time < limit:
+            builder.add_event(next_event, next_event.event_id, next_event.event_time)
+            next_event = next(event_iter, None)
+        while next_outcome is not None and next_outcome.inspected_at < limit:
+            builder.add_outcome(next_outcome.event_id, next_outcome.result)
+            next_outcome = next(outcome_iter, None)
+        yield ReferenceTables.from_bytes(builder.snapshot(cutoff).to_bytes())
+
+
+@dataclass(frozen=True)
+class Features:
+    """Feature vectors of every event, the tables version each row used, and the model's tables."""
+
+    X: np.ndarray
+    version: np.ndarray  # per row: index into cut-offs of the tables used; -1 before the first cut-off
+    tables: ReferenceTables  # as of the last cut-off: saved with the model, used for later rows
+    names: tuple[str, ...]
+
+
+def featurise(history: History, config: FeatureConfig, cutoffs: Sequence[datetime]) -> Features:
+    """Replay every event through the pipeline, with the tables refreshed at each cut-off.
+
+    Rows filed before the first cut-off are warm-up (shipper histories): their features use the first
+    version and are not point-in-time with respect to the tables, so they must not become training rows.
+    From each cut-off on, rows use the tables as of that cut-off — what a worker whose tables are
+    refreshed at those moments would have computed.
+    """
+    if not cutoffs or list(cutoffs) != sorted(cutoffs):
+        raise DataError("featurise needs at least one cut-off, in time order")
+    events, outcomes = history.events, history.outcomes
+    times = events["event_time"]
+    inspected = outcomes["inspected_at"]
+    bounds = [int((times < c).sum()) for c in cutoffs[1:]]  # times are sorted
+    event_cuts = [0, *bounds, len(events)]
+    store = InMemoryStore()
+    parts: list[np.ndarray] = []
+    version = np.full(len(events), -1, dtype=np.int64)
+    tables: ReferenceTables | None = None
+    names: tuple[str, ...] = ()
+    for i, tables in enumerate(table_versions(history, config, cutoffs)):
+        lo, hi = event_cuts[i], event_cuts[i + 1]
+        chunk = events.iloc[lo:hi]
+        # Outcomes due before the next chunk's first event are folded in this chunk (ties: after it).
+        upper = times.iloc[hi] if hi < len(events) else None
+        lower = times.iloc[lo] if i > 0 else None
+        mask = np.ones(len(outcomes), dtype=bool)
+        if lower is not None:
+            mask &= (inspected >= lower).to_numpy()
+        if upper is not None:
+            mask &= (inspected < upper).to_numpy()
+        pipeline = FeaturePipeline(tables)
+        names = pipeline.names
+        parts.append(replay(pipeline, event_rows(chunk), outcome_rows(outcomes[mask]), store,
+                            fold_trailing=upper is not None))
+        version[lo:hi] = i
+    assert tables is not None
+    version[(times < cutoffs[0]).to_numpy()] = -1
+    return Features(np.ascontiguousarray(np.vstack(parts)), version, tables, names)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Per event: inspected by ``known_before``, drugs found, and why it was selected ('' if not)."""
+
+    inspected: np.ndarray
+    drugs: np.ndarray
+    selection: np.ndarray
+
+
+def labels(history: History, known_before: datetime) -> Labels:
+    """What inspections carried out before ``known_before`` say about each event."""
+    known = history.outcomes[history.outcomes["inspected_at"] < known_before]
+    position = pd.Series(np.arange(len(history.events)), index=history.events["event_id"].to_numpy())
+    rows = position.reindex(known["event_id"].to_numpy()).to_numpy()
+    if np.isnan(rows).any():
+        raise DataError("outcomes refer to event ids that are not in the history")
+    rows = rows.astype(np.int64)
+    n = len(history.events)
+    inspected = np.zeros(n, dtype=bool)
+    drugs = np.zeros(n, dtype=bool)
+    selection = np.full(n, "", dtype=object)
+    inspected[rows] = True
+    drugs[rows] = known["result"].to_numpy() == "drugs"
+    selection[rows] = known["selection"].astype(object).fillna("").to_numpy()
+    return Labels(inspected, drugs, selection)
+
+
+def period_mask(history: History, start: datetime, end: datetime) -> np.ndarray:
+    """Events filed in ``[start, end)``."""
+    times = history.events["event_time"]
+    return ((times >= start) & (times < end)).to_numpy()

@@ -1,0 +1,241 @@
+"""Training: replay a history, fit LightGBM on the labelled rows, export through the parity gate, save.
+
+Time-based throughout (see :mod:`models.dataset`): reference tables are refreshed every
+``refresh_days`` from the first cut-off on, rows use the tables of their day, the training cut-off is
+the start of the held-out test period, and only labels known before it are used. The last
+``valid_share`` of the labelled time before the cut-off is the validation period for early stopping;
+the final model is refitted on every labelled row before the cut-off with the number of rounds found.
+
+Selection bias: labels exist only where a container was inspected, and the past policy chose what to
+inspect. Rows selected at random are the only unbiased sample, so they get ``random_weight`` times the
+weight of rule-selected rows. Uninspected containers can join as negatives with ``unlabelled_weight``
+(0 by default: at a 0.4 % base rate they are mostly clean, but they also carry the old policy's blind
+spots as "clean"). What the bias leaves — the model is most reliable where the old policy looked — is
+stated on the model card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import lightgbm
+import numpy as np
+import pandas as pd
+
+from features.config import FeatureConfig
+from features.tables import TABLES_FILE
+from models.artifact import ModelCard, save_artifact
+from models.dataset import Features, History, Periods, featurise, labels, load_history, period_mask
+from models.export import export_with_gate
+from models.metrics import average_precision, roc_auc
+from models.monotone import monotone_constraints
+from portrisk.errors import DataError
+
+log = logging.getLogger(__name__)
+
+SELECTION_BIAS = (
+    "Labels come only from inspected containers (positive: drugs found). Rule-selected inspections over-"
+    "represent what the legacy policy already suspected; random-selection labels (the unbiased sample) are "
+    "weighted {random_weight:g}x; uninspected containers {unlabelled}. Expect the model to be best where the "
+    "old policy looked and weakest on patterns it never selected (new routes and methods); keep a random "
+    "share of scans so that such patterns get labels."
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What shapes a model besides the data."""
+
+    seed: int = 0
+    tables_share: float = 0.1  # first tables cut-off, as a share of the history (warm-up before it)
+    cutoff_share: float = 0.77  # training cut-off = start of the held-out test period
+    valid_share: float = 0.25  # of the labelled time before the cut-off, the last part validates
+    refresh_days: float = 1.0  # table refresh interval during replay
+    random_weight: float = 3.0
+    unlabelled_weight: float = 0.0
+    max_rounds: int = 2000
+    patience: int = 200
+    min_rounds: int = 100
+    params: dict[str, Any] = field(default_factory=lambda: {
+        "objective": "binary",
+        "learning_rate": 0.02,
+        "num_leaves": 7,
+        "min_data_in_leaf": 30,
+        "feature_fraction": 0.7,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 10.0,
+        "max_bin": 255,
+        "verbose": -1,
+        "num_threads": 1,
+        "deterministic": True,
+        "force_row_wise": True,
+    })
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+
+def cutoffs(periods: Periods, refresh_days: float) -> list[datetime]:
+    """Table cut-offs from the first one to the training cut-off (which is always the last)."""
+    times, t = [], periods.tables_end
+    while t < periods.valid_end:
+        times.append(t)
+        t += timedelta(days=refresh_days)
+    return [*times, periods.valid_end]
+
+
+def split(history: History, config: TrainConfig) -> Periods:
+    """Periods of the history (see :mod:`models.dataset`): ``tables_end`` is the first tables cut-off,
+    ``train_end`` starts validation, ``valid_end`` is the training cut-off and starts the test period.
+    Boundaries fall on whole days (validation on whole hours)."""
+    start, end = history.start, history.end
+    span = (end - start).total_seconds() / 86_400
+    day0 = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    tables_end = day0 + timedelta(days=max(math.floor(span * config.tables_share), 1))
+    if len(history.outcomes):  # finding rates need at least one inspection before the first tables
+        first = history.outcomes["inspected_at"].iloc[0].to_pydatetime()
+        tables_end = max(tables_end, day0 + timedelta(days=math.floor((first - day0).total_seconds() / 86_400) + 1))
+    cutoff = day0 + timedelta(days=max(math.floor(span * config.cutoff_share), 2))
+    valid_start = _validation_start(history, tables_end, cutoff, config.valid_share)
+    if not tables_end < valid_start < cutoff < end:
+        raise DataError(f"a history of {span:.1f} days is too short to train on")
+    return Periods(start, tables_end, valid_start, cutoff, end)
+
+
+def _validation_start(history: History, tables_end: datetime, cutoff: datetime, share: float) -> datetime:
+    """The hour from which the last ``share`` of the labels known at the cut-off were declared.
+
+    Labels arrive days after declaration, so splitting the labelled rows (not the calendar) is what
+    gives validation its share of findings.
+    """
+    known = history.outcomes[history.outcomes["inspected_at"] < cutoff]
+    declared = history.events.set_index("event_id")["event_time"].reindex(known["event_id"])
+    declared = declared[declared >= tables_end].sort_values()
+    if declared.empty:
+        raise DataError("no inspection outcome is known between the first tables and the training cut-off")
+    at = declared.iloc[min(int(len(declared) * (1.0 - share)), len(declared) - 1)]
+    return pd.Timestamp(at).floor("h").to_pydatetime()
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Per event: training and validation masks, label (drugs found), weight and selection reason."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    selection: np.ndarray
+
+
+def training_rows(history: History, feats: Features, periods: Periods, config: TrainConfig) -> Rows:
+    """Which rows train and validate, with labels known before the cut-off and their weights."""
+    known = labels(history, periods.valid_end)  # valid_end is the training cut-off
+    usable = feats.version >= 0
+    if config.unlabelled_weight <= 0:
+        usable = usable & known.inspected
+    train = usable & period_mask(history, periods.tables_end, periods.train_end)
+    valid = usable & period_mask(history, periods.train_end, periods.valid_end)
+    weight = np.where(known.selection == "random", config.random_weight,
+                      np.where(known.inspected, 1.0, config.unlabelled_weight))
+    if not known.drugs[train].any() or not known.drugs[valid].any():
+        raise DataError(f"no drug finding among the labelled rows of the training ({int(known.drugs[train].sum())})"
+                        f" or validation ({int(known.drugs[valid].sum())}) period: nothing to learn from")
+    return Rows(train, valid, known.drugs, weight, known.selection)
+
+
+def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: np.ndarray, names: tuple[str, ...],
+        config: TrainConfig) -> tuple[lightgbm.Booster, dict[str, Any]]:
+    """Early-stopped fit on ``train`` (judged on ``valid``), then a refit on both with the rounds found."""
+    n_pos, n_neg = int(y[train].sum()), int((~y[train]).sum())
+    params = {**config.params, "seed": config.seed,
+              # Few positives: up-weight them, but by the square root of the imbalance only, since full
+              # balancing lets a handful of findings dominate every split.
+              "scale_pos_weight": math.sqrt(n_neg / max(n_pos, 1)),
+              "monotone_constraints": monotone_constraints(names),
+              "monotone_constraints_method": "advanced",
+              "metric": ["binary_logloss", "average_precision"], "first_metric_only": True}
+    dtrain = lightgbm.Dataset(X[train], y[train], weight=w[train], feature_name=list(names), free_raw_data=False)
+    dvalid = lightgbm.Dataset(X[valid], y[valid], weight=w[valid], reference=dtrain)
+    probe = lightgbm.train(params, dtrain, config.max_rounds, valid_sets=[dvalid], valid_names=["valid"],
+                           callbacks=[lightgbm.early_stopping(config.patience, verbose=False)])
+    rounds = max(probe.best_iteration, config.min_rounds)
+    p_valid = np.asarray(probe.predict(X[valid], num_iteration=rounds))
+    metrics = {
+        "rounds": rounds,
+        "valid_rows": int(valid.sum()), "valid_positives": int(y[valid].sum()),
+        "valid_average_precision": average_precision(p_valid, y[valid]),
+        "valid_roc_auc": roc_auc(p_valid, y[valid]),
+        "train_rows": int(train.sum()), "train_positives": n_pos,
+        "scale_pos_weight": params["scale_pos_weight"],
+    }
+    both = train | valid
+    full = lightgbm.Dataset(X[both], y[both], weight=w[both], feature_name=list(names))
+    refit_params = {k: v for k, v in params.items() if k not in ("metric", "first_metric_only")}
+    booster = lightgbm.train(refit_params, full, rounds)
+    return booster, metrics
+
+
+def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfig | None = None) -> ModelCard:
+    """Train on a history directory and write the model artifact to ``out_dir``; returns its card."""
+    config = config or TrainConfig()
+    history = load_history(history_dir)
+    periods = split(history, config)
+    log.info("periods %s", periods.to_dict())
+    feats = featurise(history, config.features, cutoffs(periods, config.refresh_days))
+    rows = training_rows(history, feats, periods, config)
+    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, config)
+
+    later = period_mask(history, periods.train_end, periods.valid_end)
+    p_later = np.asarray(booster.predict(feats.X[later]))
+    scans_per_day = _capacity_share(history, periods)
+    threshold = float(np.quantile(p_later, 1.0 - scans_per_day)) if p_later.size else 0.5
+    sample = np.random.default_rng(config.seed).permutation(np.flatnonzero(later))[:20_000]
+    onnx_bytes, parity = export_with_gate(booster, feats.names, feats.X[sample], threshold, seed=config.seed)
+
+    tables_bytes = feats.tables.to_bytes()
+    digest = hashlib.sha256(booster.model_to_string().encode() + tables_bytes).hexdigest()[:8]
+    card = ModelCard.create(
+        version=f"lgbm-{periods.valid_end:%Y%m%d}-{digest}",
+        feature_names=feats.names,
+        training_start=periods.tables_end.isoformat(),
+        training_end=periods.valid_end.isoformat(),
+        data_summary=_data_summary(history, periods, rows),
+        metrics=metrics,
+        parity=parity.to_dict(),
+        selection_bias=SELECTION_BIAS.format(
+            random_weight=config.random_weight,
+            unlabelled="are left out" if config.unlabelled_weight <= 0
+            else f"join as negatives with weight {config.unlabelled_weight:g}"),
+        extra={"tables_file": TABLES_FILE, "tables_digest": feats.tables.digest,
+               "feature_config": config.features.to_dict(), "periods": periods.to_dict(),
+               "decision_threshold": threshold, "refresh_days": config.refresh_days,
+               "params": {k: v for k, v in config.params.items()}, "seed": config.seed,
+               "random_weight": config.random_weight, "unlabelled_weight": config.unlabelled_weight},
+    )
+    return save_artifact(out_dir, booster, onnx_bytes, card, extra_files={TABLES_FILE: tables_bytes})
+
+
+def _capacity_share(history: History, periods: Periods) -> float:
+    """Share of containers the ports scanned (the decision threshold's quantile), from the outcomes."""
+    known = history.outcomes[history.outcomes["inspected_at"] < periods.valid_end]
+    return max(len(known) / max(int(period_mask(history, periods.start, periods.valid_end).sum()), 1), 1e-4)
+
+
+def _data_summary(history: History, periods: Periods, rows: Rows) -> dict[str, Any]:
+    before = period_mask(history, periods.start, periods.valid_end)
+    used = rows.train | rows.valid
+    return {
+        "events_replayed": len(history.events),
+        "events_before_cutoff": int(before.sum()),
+        "rows_used": int(used.sum()),
+        "positives_used": int(rows.y[used].sum()),
+        "random_selection_rows": int((used & (rows.selection == "random")).sum()),
+        "outcomes": len(history.outcomes),
+        "ports": sorted(history.events["mainport"].astype(str).unique().tolist()),
+    }

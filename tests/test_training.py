@@ -1,0 +1,101 @@
+"""Training end to end on a small world: artifact, parity, feature hash, and what training may read."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from models_support import TRAIN, small_model, small_world
+
+from features.config import FeatureConfig, PartyRole
+from features.pipeline import FeaturePipeline
+from features.tables import TABLES_FILE, ReferenceTables
+from models.artifact import load_card, verify_files
+from models.dataset import load_history
+from models.train import cutoffs, split, train_model
+from portrisk.cli import main
+from portrisk.errors import DataError, ModelError
+from scoring.feature_hash import feature_hash
+from scoring.reasons import ReasonExplainer
+from scoring.session import ScoringSession
+
+
+def test_training_writes_a_complete_artifact_that_the_worker_can_load() -> None:
+    model_dir = small_model()
+    card = load_card(model_dir)
+    verify_files(model_dir, card)  # every file matches its checksum, tables included
+    assert TABLES_FILE in card.files and card.extra["tables_file"] == TABLES_FILE
+    pipeline = FeaturePipeline.from_model_dir(model_dir)
+    assert pipeline.names == card.feature_names
+    assert card.feature_hash == feature_hash(pipeline.names)
+    assert card.parity["passed"] and card.parity["max_abs_delta"] <= 1e-5
+    assert card.parity["rows_checked"] >= 10_000 and card.parity["n_nan_rows"] > 0
+    assert card.data_summary["positives_used"] > 0
+    assert "random" in card.selection_bias and card.metrics["rounds"] >= TRAIN.min_rounds
+    assert card.training_start < card.training_end == card.extra["periods"]["valid_end"]
+
+    session = ScoringSession.load(model_dir, pipeline.names)
+    X = np.vstack([np.full(len(pipeline.names), np.nan, dtype=np.float32),
+                   np.zeros(len(pipeline.names), dtype=np.float32)])
+    scores = session.score_batch(X)
+    assert scores.shape == (2,) and np.all((scores > 0) & (scores < 1))
+    reasons = ReasonExplainer(model_dir, pipeline.reason_texts()).top_reasons(X, k=3)
+    assert len(reasons) == 2
+
+
+def test_a_model_for_other_features_is_refused_naming_the_difference() -> None:
+    model_dir = small_model()
+    tables = ReferenceTables.from_bytes((model_dir / TABLES_FILE).read_bytes())
+    other = FeatureConfig(party_roles=(PartyRole("consignee", "consignee_id"), PartyRole("broker", "declarant_id")))
+    worker = FeaturePipeline(dataclasses.replace(tables, config=other, parties={
+        "consignee": tables.parties["consignee"], "broker": tables.parties["declarant"]}))
+    with pytest.raises(ModelError) as caught:
+        ScoringSession.load(model_dir, worker.names)
+    message = str(caught.value)
+    assert feature_hash(worker.names) in message and load_card(model_dir).feature_hash in message
+    assert "missing 'broker_novel'" in message  # ours, not the model's
+    assert "extra 'notify_party_novel'" in message and "'declarant_novel'" in message  # the model's, not ours
+
+
+def test_periods_are_ordered_and_tables_refresh_up_to_the_cutoff() -> None:
+    history = load_history(small_world())
+    periods = split(history, TRAIN)
+    assert periods.start < periods.tables_end < periods.train_end < periods.valid_end < periods.end
+    times = cutoffs(periods, 2.0)
+    assert times[0] == periods.tables_end and times[-1] == periods.valid_end
+    assert all(b > a for a, b in itertools.pairwise(times))
+
+
+def test_training_reads_no_truth_and_refuses_an_existing_directory(tmp_path: Path) -> None:
+    blind = tmp_path / "no-truth"
+    shutil.copytree(small_world(), blind, ignore=shutil.ignore_patterns("truth"))
+    card = train_model(blind, tmp_path / "model", TRAIN)
+    original = load_card(small_model())
+    assert card.feature_hash == original.feature_hash
+    assert card.files["model.lgb.txt"] == original.files["model.lgb.txt"]  # deterministic, truth or not
+    with pytest.raises(ModelError, match="already exists"):
+        train_model(blind, tmp_path / "model", TRAIN)
+
+
+def test_a_history_without_findings_is_a_data_error(tmp_path: Path) -> None:
+    import pandas as pd
+
+    empty = tmp_path / "clean"
+    shutil.copytree(small_world(), empty)
+    outcomes = pd.read_parquet(empty / "outcomes.parquet")
+    outcomes["result"] = "no_finding"
+    outcomes.to_parquet(empty / "outcomes.parquet")
+    with pytest.raises(DataError, match="no drug finding"):
+        train_model(empty, tmp_path / "model", TRAIN)
+
+
+def test_train_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli-model"
+    assert main(["train", "--world", str(small_world()), "--out", str(out), "--refresh-days", "2"]) == 0
+    assert "written to" in capsys.readouterr().out
+    assert json.loads((out / "card.json").read_text())["feature_hash"] == load_card(small_model()).feature_hash
