@@ -1,0 +1,146 @@
+"""Feature computation throughput: offline replay against the worker's per-event path, on one core.
+
+A seeded synthetic world (the real generator, about 100,000 events over 7 days at half scale) is
+replayed through :class:`features.pipeline.FeaturePipeline` with reference tables built from its first
+days. Timed per run, interleaved over several repetitions so drift on a shared machine spreads over all
+cases:
+
+- ``replay``: DataFrame → row tuples → features, outcomes folded in (what training does); the target
+  from the issue is at least 30,000 events/s on one core;
+- ``replay_rows``: the same on row tuples built beforehand (the pipeline alone);
+- ``online``: one validated ``ManifestEvent`` at a time through ``process`` (the worker's call), the
+  baseline — same code, pydantic objects;
+- ``online_changelog``: ``online`` plus the state's ``to_bytes``/``from_bytes`` round trip per event,
+  the worker's changelog cost.
+
+Outputs are checked before timing: replay and the online path must give bit-identical vectors.
+
+    python benchmarks/bench_features.py            # full run, about a minute
+    python benchmarks/bench_features.py --quick    # small world, for checking the program itself
+
+Results: a table on stdout and ``benchmarks/results/features.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+import pandas as pd
+
+from features.config import FeatureConfig
+from features.contract import ManifestEvent
+from features.pipeline import FeaturePipeline
+from features.replay import replay
+from features.rows import event_rows, outcome_rows
+from features.state import InMemoryStore, PartyState
+from models.tables import build_tables
+from models.world import generate_world, make_config
+
+TARGET_EVENTS_PER_S = 30_000
+RESULTS = Path(__file__).parent / "results" / "features.json"
+ONLINE_EVENTS = 20_000  # pydantic objects for the baseline: enough for a stable rate, quick to build
+
+
+def manifest_events(events: pd.DataFrame, n: int) -> list[ManifestEvent]:
+    """The first ``n`` events as validated contract objects (as the worker holds them)."""
+    from features.records import frame_records
+
+    return [ManifestEvent.model_validate(r) for r in frame_records(events.iloc[:n])]
+
+
+def online(pipeline: FeaturePipeline, events: list[ManifestEvent], changelog: bool) -> np.ndarray:
+    """The worker's path: ``process`` per event, optionally round-tripping the state through bytes."""
+    store = InMemoryStore()
+    rows = []
+    for event in events:
+        if changelog:
+            state = store.get(event.shipper_id)
+            if state is not None:
+                store.put(event.shipper_id, PartyState.from_bytes(state.to_bytes()))
+        rows.append(pipeline.process(event, store))
+    return np.vstack(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small world, two repetitions")
+    parser.add_argument("--repetitions", type=int, default=5)
+    args = parser.parse_args()
+    days, scale, reps = (4, 0.1, 2) if args.quick else (7, 0.5, args.repetitions)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, whatever the pool size
+
+    world = generate_world(make_config(days=days, seed=11, scale=scale))
+    events = world.events.copy()
+    events["transshipment_ports"] = [tuple(p) for p in events["transshipment_ports"]]
+    outcomes = world.outcomes
+    start = events["event_time"].iloc[0].to_pydatetime()
+    tables = build_tables(events, outcomes, FeatureConfig(), start, start + timedelta(days=days // 2))
+    pipeline = FeaturePipeline(tables)
+    n = len(events)
+    rows = list(event_rows(events))
+    contract = manifest_events(events, min(ONLINE_EVENTS, n))
+
+    # Correctness first: replay and the worker's path agree bit for bit (no outcomes: the online loop
+    # here does not fold them), and the outcome-folding replay runs.
+    reference = replay(pipeline, rows[: len(contract)], [], InMemoryStore())
+    assert np.array_equal(reference, online(pipeline, contract, changelog=False), equal_nan=True)
+    assert np.array_equal(reference, online(pipeline, contract, changelog=True), equal_nan=True)
+
+    cases: dict[str, tuple[Callable[[], object], int]] = {
+        "replay": (lambda: replay(pipeline, event_rows(events), outcome_rows(outcomes), InMemoryStore()), n),
+        "replay_rows": (lambda: replay(pipeline, rows, outcome_rows(outcomes), InMemoryStore()), n),
+        "online": (lambda: online(pipeline, contract, changelog=False), len(contract)),
+        "online_changelog": (lambda: online(pipeline, contract, changelog=True), len(contract)),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(reps):
+        for name, (run, count) in cases.items():
+            gc.collect()
+            began = time.perf_counter()
+            run()
+            rates[name].append(count / (time.perf_counter() - began))
+
+    states = InMemoryStore()
+    pipeline.process_many(rows, states)
+    sizes = [len(s.to_bytes()) for s in states.states.values()]
+    summary = {
+        name: {"events": cases[name][1], "p50_events_per_s": median(r), "min_events_per_s": min(r),
+               "max_events_per_s": max(r), "spread": (max(r) - min(r)) / median(r), "runs": r}
+        for name, r in rates.items()
+    }
+    replay_p50 = median(rates["replay"])
+    result = {
+        "benchmark": "features", "quick": args.quick, "world": {"days": days, "scale": scale, "events": n},
+        "features": len(pipeline.names), "repetitions": reps, "cores": 1,
+        "target_events_per_s": TARGET_EVENTS_PER_S,
+        "meets_target": replay_p50 >= TARGET_EVENTS_PER_S,
+        "cases": summary,
+        "state_bytes": {"shippers": len(sizes), "p50": median(sizes), "max": max(sizes)},
+        "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
+                    "cpus": os.cpu_count()},
+    }
+    print(f"{n:,} events, {len(pipeline.names)} features, {reps} repetitions, one core")
+    print(f"{'case':<18}{'events':>9}{'p50 ev/s':>11}{'min':>10}{'max':>10}{'spread':>8}")
+    for name, s in summary.items():
+        print(f"{name:<18}{s['events']:>9,}{s['p50_events_per_s']:>11,.0f}{s['min_events_per_s']:>10,.0f}"
+              f"{s['max_events_per_s']:>10,.0f}{s['spread']:>8.1%}")
+    print(f"state: {len(sizes):,} shippers, p50 {median(sizes)} bytes, max {max(sizes)} bytes")
+    print(f"target >= {TARGET_EVENTS_PER_S:,} events/s in replay: {'met' if result['meets_target'] else 'MISSED'}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
