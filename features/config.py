@@ -94,6 +94,7 @@ class FeatureConfig:
     max_routes: int = 32
     max_origins: int = 32
     max_hs_codes: int = 64
+    max_recent: int = 32  # declarations remembered per shipper for comparing amendments
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.party_roles] + [f"extra_{e.key}" for e in self.extras]
@@ -118,6 +119,7 @@ class FeatureConfig:
             "max_routes": self.max_routes,
             "max_origins": self.max_origins,
             "max_hs_codes": self.max_hs_codes,
+            "max_recent": self.max_recent,
         }
 
     @classmethod
@@ -135,6 +137,7 @@ class FeatureConfig:
                 max_routes=int(data["max_routes"]),
                 max_origins=int(data["max_origins"]),
                 max_hs_codes=int(data["max_hs_codes"]),
+                max_recent=int(data["max_recent"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"feature configuration is malformed: {exc!r}") from exc

@@ -46,6 +46,7 @@ HISTORY_NAMES: tuple[str, ...] = (
     "shipper_other_findings",
     "shipper_finding_rate",
     "shipper_days_since_finding",
+    "amendment_consignee_changed",
 )
 
 # An event's history keys: HS chapter number, HS6 code as a number, consignee hash, route hash and
@@ -67,14 +68,18 @@ def _new(key: int) -> float:
     return NAN if key < 0 else 1.0
 
 
-def history_features(s: PartyState | None, t: float, keys: Keys, out: list[float]) -> None:
-    """Append the :data:`HISTORY_NAMES` values for an event at ``t`` to ``out``, from the state before it."""
+def history_features(s: PartyState | None, t: float, keys: Keys, amends: int, out: list[float]) -> None:
+    """Append the :data:`HISTORY_NAMES` values for an event at ``t`` to ``out``, from the state before it.
+
+    ``amends`` is the hash of the declaration an amendment amends (-1 for an original declaration).
+    """
     chapter, hs6, consignee, route, origin = keys
     if s is None or s.n == 0:
         # A first shipment: every item is new to the shipper; shares and ages are undefined.
         out.extend((0.0, NAN, NAN, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, _new(chapter), _new(hs6), _new(consignee),
                     _new(route), _new(origin), NAN, NAN, NAN, NAN))
         out.extend(_inspection_features(s, t))
+        out.append(NAN)
         return
     n = s.n
     dt = t - s.last_seen
@@ -103,6 +108,9 @@ def history_features(s: PartyState | None, t: float, keys: Keys, out: list[float
         s.n_reefer / n,
     ))
     out.extend(_inspection_features(s, t))
+    # Fronts switch the consignee in a late amendment once they know the container was not selected.
+    amended = s.recent.get(amends) if amends >= 0 else None
+    out.append(NAN if amended is None or consignee < 0 else float(amended != consignee))
 
 
 def _inspection_features(s: PartyState | None, t: float) -> tuple[float, ...]:
@@ -119,14 +127,16 @@ def _inspection_features(s: PartyState | None, t: float) -> tuple[float, ...]:
 
 
 def update_history(
-    s: PartyState, t: float, keys: Keys, amendment: bool, reefer: bool, caps: tuple[int, int, int, int]
+    s: PartyState, t: float, keys: Keys, amendment: bool, reefer: bool, caps: tuple[int, int, int, int, int],
+    declaration: int,
 ) -> None:
     """Fold an event at ``t`` into the shipper's state (after its features were computed).
 
-    ``caps`` bounds the consignee, route, origin and HS-code collections.
+    ``caps`` bounds the consignee, route, origin, HS-code and recent-declaration collections;
+    ``declaration`` is the hash of the event's id (remembered so that its amendments can refer to it).
     """
     chapter, hs6, consignee, route, origin = keys
-    max_consignees, max_routes, max_origins, max_hs = caps
+    max_consignees, max_routes, max_origins, max_hs, max_recent = caps
     if s.n == 0:
         s.first_seen = t
         s.last_seen = t
@@ -164,6 +174,12 @@ def update_history(
             s.origin_overflow += 1
     if route >= 0:
         _count_route(s.routes, route, max_routes)
+    if declaration >= 0 and consignee >= 0:
+        recent = s.recent
+        recent.pop(declaration, None)  # re-inserted last: insertion order is age order
+        recent[declaration] = consignee
+        if len(recent) > max_recent:
+            del recent[next(iter(recent))]
 
 
 def _count_route(routes: dict[int, int], route: int, cap: int) -> None:

@@ -52,7 +52,8 @@ class FeaturePipeline:
         self._sources = frozenset(config.source_countries)
         self._hub_countries = frozenset(config.source_countries + config.transit_countries)
         self._parties = PartyFeatures(tables)
-        self._caps = (config.max_consignees, config.max_routes, config.max_origins, config.max_hs_codes)
+        self._caps = (config.max_consignees, config.max_routes, config.max_origins, config.max_hs_codes,
+                      config.max_recent)
 
     @classmethod
     def from_model_dir(cls, model_dir: str | Path) -> FeaturePipeline:
@@ -138,13 +139,14 @@ class FeaturePipeline:
             stable_hash(route) if route is not None else -1,
             country_code(origin) if origin else -1,
         )
-        history_features(state, t, keys, out)
+        amends_id = event.amends_event_id
+        history_features(state, t, keys, stable_hash(amends_id) if amends_id else -1, out)
         self._parties.compute(event, t, out)
 
         if update:
             if state is None:
                 state = PartyState()
-            update_history(state, t, keys, bool(amendment), reefer == 1.0, self._caps)
+            update_history(state, t, keys, bool(amendment), reefer == 1.0, self._caps, stable_hash(event.event_id))
             store.put(key, state)
 
 

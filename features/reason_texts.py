@@ -66,6 +66,7 @@ STATIC_TEXTS: dict[str, str] = {
     "shipper_other_findings": "other irregularities found {value:.0f} time(s) at the shipper",
     "shipper_finding_rate": "{value:.0%} of the shipper's inspections found something",
     "shipper_days_since_finding": "last finding at the shipper {value:.0f} days ago",
+    "amendment_consignee_changed": "amendment changes the consignee (1 = yes): {value:.0f}",
 }
 
 _ROLE_TEXTS = {

@@ -36,6 +36,7 @@ class EventRow(NamedTuple):
     vessel_imo: str | None
     eta: float | None
     is_amendment: bool | None
+    amends_event_id: str | None
     extras: dict[str, float | str] | None
 
 

@@ -18,11 +18,11 @@ from typing import Protocol
 
 from portrisk.errors import DataError
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 # version, n, first_seen, last_seen, v7, v30, n_amend, n_reefer, chapters (2 x 64 bits),
 # consignee_overflow, origin_overflow, hs_overflow, n_inspected, n_drugs, n_other, last_finding,
-# then the lengths of the four collections that follow.
-_HEAD = struct.Struct("<BIddddIIQQIIIIIIdHHHH")
+# then the lengths of the five collections that follow.
+_HEAD = struct.Struct("<BIddddIIQQIIIIIIdHHHHH")
 _MASK64 = (1 << 64) - 1
 
 
@@ -34,7 +34,9 @@ class PartyState:
     ``last_seen``; ``chapters`` is a bit set of HS chapters (bit c for chapter c); ``consignees``,
     ``origins`` and ``hs_codes`` are capped sets of hashed ids, country codes and HS6 codes as numbers,
     with overflow counters of items that arrived when the set was full; ``routes`` maps a route hash to
-    its count (a capped heavy-hitters table).
+    its count (a capped heavy-hitters table); ``recent`` maps the hashed ids of the shipper's latest
+    declarations to their consignee hash (oldest first), so an amendment can be compared with the
+    declaration it amends.
     """
 
     n: int = 0
@@ -56,6 +58,7 @@ class PartyState:
     origins: set[int] = field(default_factory=set)
     hs_codes: set[int] = field(default_factory=set)
     routes: dict[int, int] = field(default_factory=dict)
+    recent: dict[int, int] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         """Compact little-endian encoding (a changelog record value), about 100 bytes plus the sets."""
@@ -64,16 +67,19 @@ class PartyState:
             self.n_reefer, self.chapters & _MASK64, self.chapters >> 64, self.consignee_overflow,
             self.origin_overflow, self.hs_overflow, self.n_inspected, self.n_drugs, self.n_other,
             self.last_finding, len(self.consignees), len(self.origins), len(self.hs_codes), len(self.routes),
+            len(self.recent),
         )
         # Sorted sets make equal states encode to equal bytes; route order is kept because it decides
         # which entry the capped table evicts on a tie.
         route_items = [x for pair in self.routes.items() for x in pair]
+        recent_items = [x for pair in self.recent.items() for x in pair]
         return b"".join((
             head,
             struct.pack(f"<{len(self.consignees)}I", *sorted(self.consignees)),
             struct.pack(f"<{len(self.origins)}H", *sorted(self.origins)),
             struct.pack(f"<{len(self.hs_codes)}I", *sorted(self.hs_codes)),
             struct.pack(f"<{len(route_items)}I", *route_items),
+            struct.pack(f"<{len(recent_items)}I", *recent_items),
         ))
 
     @classmethod
@@ -84,7 +90,7 @@ class PartyState:
             raise DataError(f"party state: expected format {STATE_FORMAT}, got {found}")
         try:
             (_, n, first_seen, last_seen, v7, v30, n_amend, n_reefer, lo, hi, c_over, o_over, h_over,
-             n_insp, n_drugs, n_other, last_finding, n_cons, n_orig, n_hs, n_routes) = _HEAD.unpack_from(data)
+             n_insp, n_drugs, n_other, last_finding, n_cons, n_orig, n_hs, n_routes, n_recent) = _HEAD.unpack_from(data)
             offset = _HEAD.size
             consignees = struct.unpack_from(f"<{n_cons}I", data, offset)
             offset += 4 * n_cons
@@ -94,6 +100,8 @@ class PartyState:
             offset += 4 * n_hs
             flat = struct.unpack_from(f"<{2 * n_routes}I", data, offset)
             offset += 8 * n_routes
+            pairs = struct.unpack_from(f"<{2 * n_recent}I", data, offset)
+            offset += 8 * n_recent
         except struct.error as exc:
             raise DataError(f"party state record is truncated or malformed: {exc}") from exc
         if offset != len(data):
@@ -104,6 +112,7 @@ class PartyState:
             hs_overflow=h_over, n_inspected=n_insp, n_drugs=n_drugs, n_other=n_other, last_finding=last_finding,
             consignees=set(consignees), origins=set(origins), hs_codes=set(hs_codes),
             routes=dict(zip(flat[::2], flat[1::2], strict=True)),
+            recent=dict(zip(pairs[::2], pairs[1::2], strict=True)),
         )
 
 

@@ -166,29 +166,58 @@ def featurise(history: History, config: FeatureConfig, cutoffs: Sequence[datetim
 
 @dataclass(frozen=True)
 class Labels:
-    """Per event: inspected by ``known_before``, drugs found, and why it was selected ('' if not)."""
+    """Per event: its container inspected by ``known_before``, drugs found, why it was selected ('' if not),
+    and how many labelled declarations its container has (so a container counts once in training)."""
 
     inspected: np.ndarray
     drugs: np.ndarray
     selection: np.ndarray
+    declarations: np.ndarray
+
+
+def container_keys(events: pd.DataFrame) -> np.ndarray:
+    """Per event, the id of the original declaration of its container (amendments point to it)."""
+    ids = events["event_id"].astype(object)
+    if "amends_event_id" not in events.columns:
+        return ids.to_numpy()
+    parent = events["amends_event_id"].astype(object)
+    key = parent.where(parent.notna(), ids)
+    lookup = pd.Series(key.to_numpy(), index=ids.to_numpy())
+    for _ in range(8):  # amendments of amendments: follow the chain to its original
+        resolved = lookup.reindex(key.to_numpy()).to_numpy()
+        resolved = np.where(pd.isna(resolved), key.to_numpy(), resolved)
+        if np.array_equal(resolved, key.to_numpy()):
+            break
+        key = pd.Series(resolved, index=key.index)
+    return key.to_numpy()
 
 
 def labels(history: History, known_before: datetime) -> Labels:
-    """What inspections carried out before ``known_before`` say about each event."""
+    """What inspections carried out before ``known_before`` say about each event.
+
+    An inspection examines the container, so its result labels every declaration of that container
+    filed before the inspection — an amendment as much as the original.
+    """
+    events = history.events
     known = history.outcomes[history.outcomes["inspected_at"] < known_before]
-    position = pd.Series(np.arange(len(history.events)), index=history.events["event_id"].to_numpy())
-    rows = position.reindex(known["event_id"].to_numpy()).to_numpy()
-    if np.isnan(rows).any():
+    keys = container_keys(events)
+    by_id = pd.Series(keys, index=events["event_id"].to_numpy())
+    outcome_keys = by_id.reindex(known["event_id"].to_numpy())
+    if outcome_keys.isna().any():
         raise DataError("outcomes refer to event ids that are not in the history")
-    rows = rows.astype(np.int64)
-    n = len(history.events)
-    inspected = np.zeros(n, dtype=bool)
-    drugs = np.zeros(n, dtype=bool)
-    selection = np.full(n, "", dtype=object)
-    inspected[rows] = True
-    drugs[rows] = known["result"].to_numpy() == "drugs"
-    selection[rows] = known["selection"].astype(object).fillna("").to_numpy()
-    return Labels(inspected, drugs, selection)
+    result = pd.DataFrame({
+        "key": outcome_keys.to_numpy(), "drugs": (known["result"] == "drugs").to_numpy(),
+        "selection": known["selection"].astype(object).fillna("").to_numpy(),
+        "inspected_at": known["inspected_at"].reset_index(drop=True),
+    }).drop_duplicates("key", keep="first").set_index("key")
+    matched = result.reindex(keys)
+    filed = events["event_time"].reset_index(drop=True)
+    inspected = (filed < matched["inspected_at"].reset_index(drop=True)).to_numpy(dtype=bool)  # NaT: False
+    drugs = inspected & matched["drugs"].fillna(False).to_numpy(dtype=bool)
+    selection = np.where(inspected, matched["selection"].fillna("").to_numpy(dtype=object), "")
+    counts = pd.Series(keys[inspected]).value_counts()
+    declarations = np.where(inspected, pd.Series(keys).map(counts).fillna(0).to_numpy(), 0).astype(np.int64)
+    return Labels(inspected, drugs, selection, declarations)
 
 
 def period_mask(history: History, start: datetime, end: datetime) -> np.ndarray:

@@ -59,6 +59,7 @@ class TrainConfig:
     refresh_days: float = 1.0  # table refresh interval during replay
     random_weight: float = 3.0
     unlabelled_weight: float = 0.0
+    pos_weight: float | None = None  # LightGBM scale_pos_weight; None: the square root of the imbalance
     max_rounds: int = 2000
     patience: int = 200
     min_rounds: int = 100
@@ -141,8 +142,10 @@ def training_rows(history: History, feats: Features, periods: Periods, config: T
         usable = usable & known.inspected
     train = usable & period_mask(history, periods.tables_end, periods.train_end)
     valid = usable & period_mask(history, periods.train_end, periods.valid_end)
+    # A container counts once whatever its number of declarations (original plus amendments).
+    per_container = 1.0 / np.maximum(known.declarations, 1)
     weight = np.where(known.selection == "random", config.random_weight,
-                      np.where(known.inspected, 1.0, config.unlabelled_weight))
+                      np.where(known.inspected, 1.0, config.unlabelled_weight)) * per_container
     if not known.drugs[train].any() or not known.drugs[valid].any():
         raise DataError(f"no drug finding among the labelled rows of the training ({int(known.drugs[train].sum())})"
                         f" or validation ({int(known.drugs[valid].sum())}) period: nothing to learn from")
@@ -156,7 +159,7 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: n
     params = {**config.params, "seed": config.seed,
               # Few positives: up-weight them, but by the square root of the imbalance only, since full
               # balancing lets a handful of findings dominate every split.
-              "scale_pos_weight": math.sqrt(n_neg / max(n_pos, 1)),
+              "scale_pos_weight": config.pos_weight or math.sqrt(n_neg / max(n_pos, 1)),
               "monotone_constraints": monotone_constraints(names),
               "monotone_constraints_method": "advanced",
               "metric": ["binary_logloss", "average_precision"], "first_metric_only": True}

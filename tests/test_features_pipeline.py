@@ -162,6 +162,20 @@ def test_outcomes_fold_into_the_shipper_history(pipeline: FeaturePipeline, histo
     assert column(pipeline, x, "shipper_days_since_finding") == pytest.approx(50 / 24, rel=1e-6)
 
 
+def test_an_amendment_that_switches_the_consignee_is_flagged(pipeline: FeaturePipeline, history) -> None:
+    events, _ = history
+    original = events[0]
+    store = InMemoryStore()
+    assert math.isnan(column(pipeline, pipeline.process(original, store), "amendment_consignee_changed"))
+    same = replace_time(original, hours=2).model_copy(update={
+        "event_id": "am-1", "is_amendment": True, "amends_event_id": original.event_id})
+    switched = same.model_copy(update={"event_id": "am-2", "consignee_id": "NL000000000777"})
+    assert column(pipeline, pipeline.features_only(same, store), "amendment_consignee_changed") == 0.0
+    assert column(pipeline, pipeline.features_only(switched, store), "amendment_consignee_changed") == 1.0
+    unknown = same.model_copy(update={"amends_event_id": "never-seen"})
+    assert math.isnan(column(pipeline, pipeline.features_only(unknown, store), "amendment_consignee_changed"))
+
+
 def test_outcome_for_an_unseen_shipper_creates_its_state(pipeline: FeaturePipeline, history) -> None:
     events, _ = history
     store = InMemoryStore()

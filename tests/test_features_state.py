@@ -20,13 +20,13 @@ def test_state_round_trips_through_bytes_exactly() -> None:
     state = PartyState(n=7, first_seen=1.7e9, last_seen=1.7e9 + 3600.5, v7=2.25, v30=6.5, n_amend=1, n_reefer=3,
                        chapters=(1 << 8) | (1 << 97), consignee_overflow=2, n_inspected=2, n_drugs=1,
                        consignees={1, 2**32 - 1}, origins={(ord("E") << 8) | ord("C")}, hs_codes={80390},
-                       routes={5: 3, 9: 1}, last_finding=1.7e9 + 99.25)
+                       routes={5: 3, 9: 1}, recent={11: 7, 3: 2**31}, last_finding=1.7e9 + 99.25)
     again = PartyState.from_bytes(state.to_bytes())
     assert again == state
     assert again.to_bytes() == state.to_bytes()
     fresh = PartyState.from_bytes(PartyState().to_bytes())
     assert math.isnan(fresh.last_finding) and math.isnan(fresh.first_seen)
-    assert len(state.to_bytes()) < 160
+    assert len(state.to_bytes()) < 180
 
 
 def test_state_decoding_rejects_foreign_and_truncated_records() -> None:
@@ -51,15 +51,16 @@ def test_capped_route_table_keeps_the_usual_route() -> None:
 
 def test_state_stays_bounded_for_a_huge_shipper() -> None:
     events, outcomes = make_history(n=1500, seed=1, shippers=1)
-    config = FeatureConfig(max_consignees=4, max_routes=3, max_origins=2, max_hs_codes=2)
+    config = FeatureConfig(max_consignees=4, max_routes=3, max_origins=2, max_hs_codes=2, max_recent=5)
     pipeline = FeaturePipeline(tables_for(events, outcomes, config))
     store = InMemoryStore()
     pipeline.process_many(events, store)
     (state,) = store.states.values()
     assert state.n == 1500
     assert len(state.consignees) == 4 and len(state.routes) == 3 and len(state.hs_codes) == 2
+    assert len(state.recent) == 5
     assert state.consignee_overflow > 0
-    assert len(state.to_bytes()) < 200
+    assert len(state.to_bytes()) < 240
 
 
 def test_configured_roles_and_extras_change_the_names_and_the_hash() -> None:

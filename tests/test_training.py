@@ -99,3 +99,22 @@ def test_train_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["train", "--world", str(small_world()), "--out", str(out), "--refresh-days", "2"]) == 0
     assert "written to" in capsys.readouterr().out
     assert json.loads((out / "card.json").read_text())["feature_hash"] == load_card(small_model()).feature_hash
+
+
+def test_an_inspection_labels_every_declaration_of_its_container_filed_before_it() -> None:
+    import pandas as pd
+
+    from models.dataset import History, labels
+
+    t = pd.Timestamp("2024-01-01", tz="UTC")
+    hours = [pd.Timedelta(hours=h) for h in (0, 1, 5, 50)]
+    events = pd.DataFrame({"event_id": ["a", "b", "a2", "a3"], "event_time": [t + h for h in hours],
+                           "amends_event_id": [None, None, "a", "a2"]})
+    outcomes = pd.DataFrame({"event_id": ["a", "b"], "inspected_at": [t + pd.Timedelta(hours=30)] * 2,
+                             "result": ["drugs", "no_finding"], "selection": ["random", "legacy"]})
+    known = labels(History(events, outcomes), (t + pd.Timedelta(days=5)).to_pydatetime())
+    assert known.inspected.tolist() == [True, True, True, False]  # a3 was declared after the inspection
+    assert known.drugs.tolist() == [True, False, True, False]
+    assert known.selection.tolist() == ["random", "legacy", "random", ""]
+    assert known.declarations.tolist() == [2, 1, 2, 0]
+    assert not labels(History(events, outcomes), (t + pd.Timedelta(hours=29)).to_pydatetime()).inspected.any()
