@@ -202,20 +202,3 @@ def build_tables(events: pd.DataFrame, outcomes: pd.DataFrame, config: FeatureCo
         builder.add_outcome(outcome.event_id, outcome.result)
     return builder.snapshot(window_end)
 
-
-def infer_extras(extras: Iterable[object], limit: int = 32) -> list[tuple[str, str]]:
-    """(key, 'numeric' | 'categorical') for every key found in a column of extras dicts (sorted by key).
-
-    A key is numeric when every value it takes is a number; an administration states kinds explicitly in
-    its import mapping (issue 7) — this serves data sets that carry extras without saying what they are.
-    """
-    kinds: dict[str, str] = {}
-    for item in extras:
-        if not isinstance(item, dict):
-            continue
-        for key, value in item.items():
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            if kinds.get(key) != "categorical":
-                kinds[key] = "numeric" if numeric else "categorical"
-    return sorted(kinds.items())[:limit]
-

@@ -16,7 +16,9 @@ stated on the model card.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from models.monotone import monotone_constraints
 from portrisk.errors import DataError
 
 log = logging.getLogger(__name__)
+FEATURE_CONFIG_FILE = "feature_config.json"
 
 SELECTION_BIAS = (
     "Labels come only from inspected containers (positive: drugs found). Rule-selected inspections over-"
@@ -184,9 +187,31 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: n
     return booster, metrics
 
 
+def feature_config_for(history_dir: str | Path) -> FeatureConfig | None:
+    """The feature configuration a history directory declares in ``feature_config.json``, if any.
+
+    An imported history (issue 7) names its party roles and extra attributes there, so that training —
+    and through the model's tables, the worker — computes the features that history supports.
+    """
+    path = Path(history_dir) / FEATURE_CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        return FeatureConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+
+
 def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfig | None = None) -> ModelCard:
-    """Train on a history directory and write the model artifact to ``out_dir``; returns its card."""
+    """Train on a history directory and write the model artifact to ``out_dir``; returns its card.
+
+    The feature configuration is the history's ``feature_config.json`` when it has one, else
+    ``config.features``.
+    """
     config = config or TrainConfig()
+    declared = feature_config_for(history_dir)
+    if declared is not None:
+        config = dataclasses.replace(config, features=declared)
     history = load_history(history_dir)
     periods = split(history, config)
     log.info("periods %s", periods.to_dict())

@@ -118,3 +118,21 @@ def test_an_inspection_labels_every_declaration_of_its_container_filed_before_it
     assert known.selection.tolist() == ["random", "legacy", "random", ""]
     assert known.declarations.tolist() == [2, 1, 2, 0]
     assert not labels(History(events, outcomes), (t + pd.Timedelta(hours=29)).to_pydatetime()).inspected.any()
+
+
+def test_a_history_declares_its_own_feature_configuration(tmp_path: Path) -> None:
+    from features.config import ExtraFeature
+
+    history = tmp_path / "imported"
+    shutil.copytree(small_world(), history, ignore=shutil.ignore_patterns("truth"))
+    config = FeatureConfig(party_roles=(PartyRole("importer", "consignee_id"), PartyRole("broker", "declarant_id"),
+                                        PartyRole("forwarder", "extras.forwarder")),
+                           extras=(ExtraFeature("incoterm", "categorical"), ExtraFeature("packages", "numeric")))
+    (history / "feature_config.json").write_text(json.dumps(config.to_dict()))
+    card = train_model(history, tmp_path / "model", TRAIN)
+    assert {"importer_novel", "forwarder_finding_rate", "extra_incoterm_risk", "extra_packages"} <= set(
+        card.feature_names)
+    assert card.extra["feature_config"] == config.to_dict()
+    worker = FeaturePipeline.from_model_dir(tmp_path / "model")  # what the worker builds from the artifact
+    assert worker.config == config
+    ScoringSession.load(tmp_path / "model", worker.names)  # the hash matches: no error
