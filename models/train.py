@@ -63,6 +63,7 @@ class TrainConfig:
     random_weight: float = 3.0
     unlabelled_weight: float = 0.0
     pos_weight: float | None = None  # LightGBM scale_pos_weight; None: the square root of the imbalance
+    stop_metric: str = "average_precision"  # what early stopping watches on the validation rows
     max_rounds: int = 2000
     patience: int = 200
     min_rounds: int = 100
@@ -165,7 +166,7 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: n
               "scale_pos_weight": config.pos_weight or math.sqrt(n_neg / max(n_pos, 1)),
               "monotone_constraints": monotone_constraints(names),
               "monotone_constraints_method": "advanced",
-              "metric": ["binary_logloss", "average_precision"], "first_metric_only": True}
+              "metric": [config.stop_metric], "first_metric_only": True}
     dtrain = lightgbm.Dataset(X[train], y[train], weight=w[train], feature_name=list(names), free_raw_data=False)
     dvalid = lightgbm.Dataset(X[valid], y[valid], weight=w[valid], reference=dtrain)
     probe = lightgbm.train(params, dtrain, config.max_rounds, valid_sets=[dvalid], valid_names=["valid"],
