@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
 from api.keys import ApiKey, Role
@@ -27,13 +27,29 @@ API_KEY_HEADER = "X-API-Key"
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
     description="An API key `prk.<key id>.<secret>` from `portrisk apikey create`.")
-UNAUTHORIZED = ApiError(401, "unauthorized", f"a valid API key is required in the {API_KEY_HEADER} header",
-                        headers={"WWW-Authenticate": "ApiKey"})
+# The same key as a bearer token, because Prometheus (before 2.55) can set no header but Authorization.
+bearer = HTTPBearer(auto_error=False, scheme_name="Bearer",
+                    description="The same API key as `Authorization: Bearer prk.<key id>.<secret>`.")
+UNAUTHORIZED = ApiError(401, "unauthorized", f"a valid API key is required in the {API_KEY_HEADER} header "
+                        "(or as a bearer token)", headers={"WWW-Authenticate": "ApiKey"})
 
 
-def authenticate(request: Request, presented: Annotated[str | None, Security(api_key_header)]) -> ApiKey:
+def presented_key(request: Request) -> str | None:
+    """The key the caller presented: the X-API-Key header, else an ``Authorization: Bearer`` token."""
+    header = request.headers.get(API_KEY_HEADER)
+    if header:
+        return header
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def authenticate(request: Request, _header: Annotated[str | None, Security(api_key_header)],
+                 _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> ApiKey:
     """The caller's active key; 401 when the key is missing, malformed, unknown, wrong or revoked."""
-    key = request.app.state.services.keys.verify(presented)
+    # The two Security parameters document both ways in OpenAPI; one function reads them for the audit too.
+    key = request.app.state.services.keys.verify(presented_key(request))
     if key is None:
         raise UNAUTHORIZED
     request.state.api_key = key  # the audit record names the caller

@@ -26,6 +26,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit import AuditContext, audit_record
+from api.auth import presented_key
 from api.errors import BodyTooLarge, error_response
 from api.kafka_io import KafkaUnavailable
 from api.keys import parse_key
@@ -99,7 +100,7 @@ class RequestPipeline(BaseHTTPMiddleware):
     async def _audit(self, request: Request, response: Response, route: str) -> Response:
         services = request.app.state.services
         context: AuditContext = request.state.audit
-        presented = request.headers.get("x-api-key")
+        presented = presented_key(request)
         parsed = parse_key(presented) if presented else None
         client = request.client.host if request.client else None
         record = audit_record(
