@@ -81,6 +81,8 @@ def build_worker(settings: Settings, metrics: Any, path: DecisionPath | None = N
                         "loaded": "false" if path.model_error else "true"})
     for port in settings.ports:
         metrics.capacity.labels(port.id).set(port.capacity_per_day)
+        metrics.expected_arrivals.labels(port.id).set(port.containers_per_day)
+    _declare_labels(metrics, settings.port_ids)
     topics = TopicNames.from_settings(settings)
     processor = BatchProcessor(topics=topics, known_ports=settings.port_ids, pipeline=path.pipeline,
                                scorer=path.scorer, policy=path.policy, explainer=path.explainer,
@@ -89,3 +91,20 @@ def build_worker(settings: Settings, metrics: Any, path: DecisionPath | None = N
     config = WorkerConfig(bootstrap=bootstrap_servers(settings), topics=topics, group_id=settings.worker_group,
                           max_batch=settings.max_batch)
     return Worker(config, processor, PartitionedStore(PartyState), metrics)
+
+
+def _declare_labels(metrics: Any, ports: Any) -> None:
+    """Zero every label value the worker can produce (the vocabularies live with their owners)."""
+    from typing import get_args
+
+    from features.contract import REJECTION_REASONS, InspectionOutcome
+    from scoring.budget import ScoreReason
+    from scoring.policy import Selection
+
+    outcome_fields = InspectionOutcome.model_fields
+    metrics.declare(
+        ports, selections=get_args(Selection), dlq_reasons=REJECTION_REASONS,
+        degraded_reasons=[r for r in get_args(ScoreReason) if r != "ok"],
+        outcome_results=get_args(outcome_fields["result"].annotation),
+        # "unknown" is what stream.batch records for an outcome without a selection.
+        outcome_selections=[*get_args(get_args(outcome_fields["selection"].annotation)[0]), "unknown"])

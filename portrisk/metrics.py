@@ -6,6 +6,8 @@ only (ports, decisions, selection reasons, DLQ reasons, partitions) — never a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 # Sub-millisecond resolution: scoring a batch row takes microseconds, a decision a few milliseconds.
@@ -62,6 +64,9 @@ class WorkerMetrics:
         self.capacity = Gauge(
             "portrisk_scan_capacity_per_day", "Configured daily scan capacity, by mainport.", ["port"],
             registry=registry)
+        self.expected_arrivals = Gauge(
+            "portrisk_expected_arrivals_per_day", "Configured typical daily arrivals, by mainport.", ["port"],
+            registry=registry)
         self.lag = Gauge(
             "portrisk_consumer_lag", "Records behind the end of the log, by topic and partition.",
             ["topic", "partition"], registry=registry)
@@ -83,6 +88,30 @@ class WorkerMetrics:
             "portrisk_last_event_timestamp_seconds", "Event time of the last manifest consumed, by mainport.",
             ["port"], registry=registry)
         self.model = Info("portrisk_model", "The model serving decisions.", registry=registry)
+
+    def declare(self, ports: Iterable[str], *, selections: Iterable[str], dlq_reasons: Iterable[str],
+                degraded_reasons: Iterable[str], outcome_results: Iterable[str],
+                outcome_selections: Iterable[str]) -> None:
+        """Create every known label combination at zero.
+
+        A labelled counter has no series until its first increment, so ``rate()`` misses that increment,
+        ratios (hit rate, DLQ share) are empty instead of 0, and a typo in a dashboard cannot be told from
+        an event that has not happened yet.
+        """
+        ports, outcome_selections = tuple(ports), tuple(outcome_selections)
+        for port in ports:
+            self.events_consumed.labels(port)
+            self.scores.labels(port)
+            self.decisions.labels(port, "release", "none")
+            for selection in selections:
+                self.decisions.labels(port, "scan", selection)
+            for result in outcome_results:
+                for selection in outcome_selections:
+                    self.outcomes.labels(port, result, selection)
+        for reason in dlq_reasons:
+            self.dlq.labels(reason)
+        for reason in degraded_reasons:
+            self.degraded.labels(reason)
 
 
 # HTTP requests are answered from SQLite in well under a millisecond, audited ones wait for Kafka's acks.
