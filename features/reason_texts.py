@@ -37,6 +37,7 @@ STATIC_TEXTS: dict[str, str] = {
     "lane_route_share": "only {value:.0%} of this lane's containers take this route",
     "lane_route_novel": "route never seen on this lane (1 = yes): {value:.0f}",
     "lane_route_is_usual": "the lane's usual route (1 = yes): {value:.0f}",
+    "lane_route_age_days": "route first used on this lane {value:.0f} days ago",
     "filing_lead_hours": "declaration filed {value:.0f} h before arrival",
     "is_amendment": "amended declaration (1 = yes): {value:.0f}",
     "amendment_lead_hours": "amended {value:.0f} h before arrival",

@@ -22,6 +22,7 @@ ROUTE_NAMES: tuple[str, ...] = (
     "lane_route_share",
     "lane_route_novel",
     "lane_route_is_usual",
+    "lane_route_age_days",
     "filing_lead_hours",
     "is_amendment",
     "amendment_lead_hours",
@@ -60,7 +61,7 @@ def route_features(
         hub_risk = max((hub_codes.get(h, prior) for h in hubs), default=NAN)  # NaN: a direct voyage
     route_risk = enc["route"].get(route, prior) if route is not None else NAN
 
-    lane_volume = share = novel = usual = NAN
+    lane_volume = share = novel = usual = age = NAN
     if lane is not None:
         total = tables.lane_totals.get(lane, 0)
         lane_volume = math.log1p(total)
@@ -69,6 +70,8 @@ def route_features(
             share = seen / total
             novel = float(seen == 0)
             usual = float(tables.lane_modes[lane] == hubs_text)
+            first = tables.route_first_seen[lane].get(hubs_text)
+            age = 0.0 if first is None else max(t - first, 0.0) / SECONDS_PER_DAY
 
     lead = (eta - t) / SECONDS_PER_HOUR  # NaN when the ETA is unknown
     if amendment is None:
@@ -83,5 +86,5 @@ def route_features(
         weekend = float((whole_days + 3) % 7 >= 5)  # 1970-01-01 was a Thursday (Monday = 0)
     else:
         hour = weekend = NAN
-    out.extend((count, via_source, hub_risk, route_risk, lane_volume, share, novel, usual, lead, is_amend,
+    out.extend((count, via_source, hub_risk, route_risk, lane_volume, share, novel, usual, age, lead, is_amend,
                 amend_lead, hour, weekend))

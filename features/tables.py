@@ -23,7 +23,7 @@ from features.config import FeatureConfig
 from portrisk.errors import DataError
 
 TABLES_FILE = "tables.json.gz"
-TABLES_FORMAT = 1
+TABLES_FORMAT = 2
 
 # Names of the target encodings the feature code looks up (extras add "extra_<key>").
 ENCODINGS = ("origin_country", "origin_port", "hs_chapter", "hs_heading", "lane_commodity", "route", "hub")
@@ -40,7 +40,9 @@ class ReferenceTables:
     ``hs_norms`` is keyed by HS6, HS4 and HS2 codes alike (their lengths keep them apart); only codes
     with at least ``config.min_norm_count`` shipments are present, so a lookup falls back from the
     subheading to its heading and chapter. ``lane_routes`` maps a lane (``features.event.lane_key``) to
-    the count of each transshipment sequence (``features.event.hubs_key``) seen on it.
+    the count of each transshipment sequence (``features.event.hubs_key``) seen on it, and
+    ``route_first_seen`` to when each was first seen there (POSIX s): a route new to an old lane stays
+    young for weeks, however much traffic it has since gathered.
     """
 
     config: FeatureConfig
@@ -51,6 +53,7 @@ class ReferenceTables:
     volumes: dict[str, dict[str, int]]
     hs_norms: dict[str, HsNorm]
     lane_routes: dict[str, dict[str, int]]
+    route_first_seen: dict[str, dict[str, float]]
     parties: dict[str, dict[str, PartyProfile]]
     summary: dict[str, Any] = field(default_factory=dict)
     # Derived at construction for O(1) lookups per event.
@@ -85,6 +88,7 @@ class ReferenceTables:
             "volumes": self.volumes,
             "hs_norms": {k: list(v) for k, v in self.hs_norms.items()},
             "lane_routes": self.lane_routes,
+            "route_first_seen": self.route_first_seen,
             "parties": {role: {k: list(v) for k, v in ids.items()} for role, ids in self.parties.items()},
             "summary": self.summary,
         }
@@ -104,6 +108,7 @@ class ReferenceTables:
                 volumes=data["volumes"],
                 hs_norms={k: (v[0], v[1], v[2], v[3], v[4]) for k, v in data["hs_norms"].items()},
                 lane_routes=data["lane_routes"],
+                route_first_seen=data["route_first_seen"],
                 parties={role: {k: (v[0], int(v[1]), v[2]) for k, v in ids.items()}
                          for role, ids in data["parties"].items()},
                 summary=data.get("summary", {}),

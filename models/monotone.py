@@ -18,7 +18,8 @@ INCREASING = frozenset({
     "shipper_new_hs_chapter", "shipper_new_hs_code", "shipper_new_consignee", "shipper_new_route",
     "shipper_new_origin", "shipper_drug_findings", "shipper_finding_rate", "amendment_consignee_changed",
 })
-DECREASING = frozenset({"lane_route_share", "lane_route_is_usual", "shipper_route_share", "amendment_lead_hours"})
+DECREASING = frozenset({"lane_route_share", "lane_route_is_usual", "lane_route_age_days", "shipper_route_share",
+                        "amendment_lead_hours"})
 # Party roles and categorical extras: never seen before, or a higher past finding rate, means more risk.
 INCREASING_SUFFIXES = ("_novel", "_finding_rate", "_risk")
 

@@ -67,6 +67,7 @@ class TableBuilder:
         self._port_volume: dict[str, int] = defaultdict(int)
         self._hs6_volume: dict[str, int] = defaultdict(int)
         self._lane_routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._route_first: dict[str, dict[str, float]] = defaultdict(dict)
         self._moments: dict[str, _Moments] = defaultdict(_Moments)
         self._n_events = self._n_inspected = self._n_drugs = 0
         self._start = math.inf
@@ -98,6 +99,9 @@ class TableBuilder:
             lane = lane_key(pol, row.mainport)
             if lane is not None and hubs_text is not None:
                 self._lane_routes[lane][hubs_text] += 1
+                first = self._route_first[lane]
+                if hubs_text not in first or t < first[hubs_text]:
+                    first[hubs_text] = t
         extras = row.extras
         for extra in self.config.extras:
             value = extras.get(extra.key) if extras else None
@@ -178,6 +182,7 @@ class TableBuilder:
                      "hs6": dict(sorted(self._hs6_volume.items()))},
             hs_norms=norms,
             lane_routes={lane: dict(sorted(r.items())) for lane, r in sorted(self._lane_routes.items())},
+            route_first_seen={lane: dict(sorted(r.items())) for lane, r in sorted(self._route_first.items())},
             parties=parties,
             summary={"events": self._n_events, "inspected": self._n_inspected, "drug_findings": self._n_drugs},
         )
