@@ -6,14 +6,16 @@ truth of a simulated world lives in ``truth/`` and is never read here.
 
 Periods, in order (:class:`Periods`)::
 
-    [start, tables_end)       reference window: the reference tables are built from it
-    [tables_end, train_end)   training rows (labels known before train_end)
-    [train_end, valid_end)    validation rows, for early stopping (labels known before valid_end)
-    [valid_end, end]          held-out test period (evaluation)
+    [start, tables_end)       warm-up: shipper histories fill; the first reference tables cover it
+    [tables_end, train_end)   training rows
+    [train_end, valid_end)    validation rows, for early stopping
+    [valid_end, end]          held-out test period; valid_end is the training cut-off
 
-Training rows come after the reference window on purpose: a finding rate computed from a row's own
-label would leak it (a consignee inspected once with a finding would "predict" that very finding).
-Every event from ``start`` on is replayed, so shipper histories are warm when the training rows begin.
+Reference tables are point-in-time (:func:`featurise`): a row filed on day d uses the tables as of the
+last refresh before d — events filed and outcomes inspected before it — so no row ever sees its own
+label in a finding rate (a consignee inspected once with a finding would otherwise "predict" that very
+finding). The tables as of the cut-off ship with the model and serve every later row, as in the worker.
+Only labels known at the cut-off are used, in training and validation alike.
 """
 
 from __future__ import annotations
