@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--rate", type=float, default=2000.0, help="events per second to publish (default 2000)")
     demo.add_argument("--exit", dest="exit_after", action="store_true",
                       help="stop everything after the summary instead of waiting for Ctrl-C")
+    demo.add_argument("--with-prometheus", action="store_true",
+                      help="also run a real Prometheus (Debian's prometheus package) scraping the worker and the "
+                           "API with the alerts and recording rules of ops/rules/, and print its URL")
     demo.set_defaults(func=_demo)
 
 
@@ -41,6 +44,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from stream.publisher import Progress, event_messages, publish
     from stream.topics import TopicNames, create_topics, topic_specs
 
+    if args.with_prometheus:
+        from portrisk.local_prometheus import prometheus_binary
+
+        prometheus_binary()  # fail before starting anything when it is not installed
+    # SIGTERM (and SIGINT where a background shell ignored it) stop the demo like Ctrl-C, so that the
+    # finally below stops every child; the children run in sessions of their own and would outlive it.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     started_broker = not settings.kafka_bootstrap and not local_broker(settings).status().up
     bootstrap = bootstrap_servers(settings, start_local=True)
     print(f"Kafka at {bootstrap}")
@@ -51,10 +62,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     env = _child_env(settings, bootstrap, run_dir)
     api_key = _demo_api_key(env, run_dir)
     children: list[subprocess.Popen[bytes]] = []
+    prometheus: Any = None
     try:
         worker_port, api_port = _free_port(), _free_port()
         children.append(_spawn(["run"], dict(env, PORTRISK_METRICS_PORT=str(worker_port)), run_dir / "worker.log"))
         children.append(_spawn(["serve", "--port", str(api_port)], env, run_dir / "api.log"))
+        if args.with_prometheus:
+            prometheus = _start_prometheus(env, run_dir, worker_port, api_port)
 
         world = generate_world(make_config(ports=settings.ports, days=args.days, seed=args.seed, scale=args.scale))
         start_offsets = _end_offsets(bootstrap, topics.risk_scores)
@@ -73,6 +87,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"API docs        http://127.0.0.1:{api_port}/docs")
         print(f"API metrics     http://127.0.0.1:{api_port}/metrics")
         print(f"worker metrics  http://127.0.0.1:{worker_port}/metrics")
+        if prometheus is not None:
+            print(f"Prometheus      {prometheus.url}  (alerts: {prometheus.url}/alerts; dashboards: ops/dashboards/)")
         print(f"demo API key    {api_key}  (role admin; e.g. curl -H 'X-API-Key: {api_key}' "
               f"http://127.0.0.1:{api_port}/v1/ports/rotterdam/recommendations)")
         print(f"logs            {run_dir}")
@@ -83,10 +99,16 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         print("\nstopping")
     finally:
+        if prometheus is not None:
+            prometheus.stop()
         _stop(children)
         if started_broker:
             local_broker(settings).stop()
     return 0
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _child_env(settings: Settings, bootstrap: str, run_dir: Path) -> dict[str, str]:
@@ -96,10 +118,28 @@ def _child_env(settings: Settings, bootstrap: str, run_dir: Path) -> dict[str, s
     return env
 
 
-def _demo_api_key(env: dict[str, str], run_dir: Path) -> str:
-    """A fresh admin key for this demo run (printed once, stored hashed like any other)."""
-    result = subprocess.run([sys.executable, "-m", "portrisk.cli", "apikey", "create", "--role", "admin",
-                             "--name", f"demo-{int(time.time())}"], env=env, capture_output=True, text=True)
+def _start_prometheus(env: dict[str, str], run_dir: Path, worker_port: int, api_port: int) -> Any:
+    """A Prometheus child scraping the demo's worker and API (with an operator key of its own)."""
+    from portrisk.local_prometheus import LocalPrometheus
+
+    key = _demo_api_key(env, run_dir, role="operator")
+    apis = [f"127.0.0.1:{api_port}"] if key.startswith("prk.") else []
+    if not apis:
+        print(f"Prometheus will not scrape the API: {key}")
+    prometheus = LocalPrometheus(run_dir / "prometheus", workers=[f"127.0.0.1:{worker_port}"], apis=apis,
+                                 api_key=key if apis else None)
+    try:
+        print(f"Prometheus at {prometheus.start()}")
+    except BaseException:
+        prometheus.stop()
+        raise
+    return prometheus
+
+
+def _demo_api_key(env: dict[str, str], run_dir: Path, role: str = "admin") -> str:
+    """A fresh key for this demo run (printed once, stored hashed like any other)."""
+    result = subprocess.run([sys.executable, "-m", "portrisk.cli", "apikey", "create", "--role", role,
+                             "--name", f"demo-{role}-{int(time.time())}"], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         return f"(could not create a demo key: {result.stderr.strip()})"
     return result.stdout.strip().splitlines()[-1].split()[-1]
