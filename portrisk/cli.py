@@ -25,6 +25,7 @@ def _registrations() -> list[Register]:
     registrations: list[Register] = [kafka.register, world_cli, publish.register, run.register, demo.register]
     registrations.append(importlib.import_module("api.cli").register_cli)  # portrisk serve, portrisk apikey
     registrations.append(importlib.import_module("models.cli").register_cli)  # portrisk train, portrisk evaluate
+    registrations.append(importlib.import_module("models.importer.cli").register_cli)  # portrisk import
     return registrations
 
 

@@ -62,11 +62,16 @@ def _read(path: Path) -> pd.DataFrame:
 def read_events(world_dir: Path) -> pd.DataFrame:
     """The events of a world directory, with tuples of hub codes and dict extras as generated."""
     frame = _read(Path(world_dir) / EVENTS_FILE)
-    frame["transshipment_ports"] = pd.Series([tuple(r) for r in frame["transshipment_ports"]], dtype=object)
-    frame["extras"] = pd.Series([orjson.loads(e) for e in frame["extras"]], dtype=object)
+    # An imported history (models.importer) leaves out the fields its mapping does not provide.
+    if "transshipment_ports" in frame:
+        hubs = frame["transshipment_ports"]
+        frame["transshipment_ports"] = pd.Series([None if r is None else tuple(r) for r in hubs], dtype=object)
+    if "extras" in frame:
+        frame["extras"] = pd.Series([orjson.loads(e) if e else {} for e in frame["extras"]], dtype=object)
     for name in ("notify_party_id", "declarant_id", "vessel_imo", "amends_event_id"):
-        column = frame[name].astype(object)
-        frame[name] = column.where(column.notna(), None)  # Parquet nulls come back as NaN
+        if name in frame:
+            column = frame[name].astype(object)
+            frame[name] = column.where(column.notna(), None)  # Parquet nulls come back as NaN
     return frame
 
 
