@@ -20,8 +20,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                     "containers before the training cut-off, export to ONNX through the parity gate and "
                     "write MODEL_DIR (model.onnx, model.lgb.txt, card.json, tables.json.gz). The last "
                     "23 %% of the history is held out for `portrisk evaluate`.")
-    train.add_argument("--world", type=Path, required=True,
-                       help="history directory: events.parquet and outcomes.parquet (a simulated world)")
+    train.add_argument("--world", "--history", dest="world", type=Path, required=True,
+                       help="history directory: events.parquet and outcomes.parquet (a simulated world, or an "
+                            "administration's history from `portrisk import`)")
     train.add_argument("--out", type=Path, required=True, help="model directory to create (must not exist)")
     train.add_argument("--seed", type=int, default=0, help="random seed of the training (default 0)")
     train.add_argument("--refresh-days", type=float, default=1.0,
@@ -37,12 +38,17 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         description="Score the containers of the held-out test period (from the model's training cut-off, "
                     "or --test-start) and compare, per port at its daily scan capacity, with the legacy "
                     "policy, random selection and the oracle that ranks by the true probability. Reads the "
-                    "world's truth.")
-    evaluate.add_argument("--world", type=Path, required=True, help="world directory (with truth/)")
+                    "world's truth. A history without truth (from `portrisk import`) is evaluated on its labels: "
+                    "precision@n %% and recall@n %% among the inspected containers of the test period, AUC, "
+                    "and the lift over ranking by each party's past finding rate.")
+    evaluate.add_argument("--world", "--history", dest="world", type=Path, required=True,
+                          help="world directory (with truth/), or an imported history (without)")
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR,
                           help=f"model directory (default {DEFAULT_MODEL_DIR})")
     evaluate.add_argument("--test-start", type=_date, default=None,
                           help="first day of the test period, YYYY-MM-DD (default: the model's cut-off)")
+    evaluate.add_argument("--rates", type=_rates, default=None,
+                          help="inspection rates in percent for a history without truth (default 1,2,5,10)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(func=_evaluate)
 
@@ -52,6 +58,16 @@ def _date(text: str) -> datetime:
         return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from exc
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected percentages like 1,2,5,10, got {text!r}") from exc
+    if not rates or not all(0 < r <= 100 for r in rates):
+        raise argparse.ArgumentTypeError(f"rates must be percentages in (0, 100], got {text!r}")
+    return rates
 
 
 def _train(args: argparse.Namespace, settings: Any) -> int:
@@ -78,9 +94,9 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _evaluate(args: argparse.Namespace, settings: Any) -> int:
-    from models.evaluate import evaluate_model, format_report, to_json
+    from models.evaluate import DEFAULT_RATES, evaluate_model, format_report, to_json
 
     capacities = {p.id: float(p.capacity_per_day) for p in settings.ports}
-    report = evaluate_model(args.world, args.model, capacities, args.test_start)
+    report = evaluate_model(args.world, args.model, capacities, args.test_start, args.rates or DEFAULT_RATES)
     print(to_json(report) if args.json else format_report(report))
     return 0

@@ -5,22 +5,28 @@ worker's code), so shipper histories are as warm as the worker's would be; conta
 in the test period are then scored by the ONNX model — the serving path — and compared with the
 legacy policy, random selection and the truth oracle (:mod:`models.evaluation`). Evaluation reads the
 simulated truth (``truth/truth.parquet``); training never does.
+
+A history without truth — an administration's, imported by ``portrisk import`` — is evaluated on its
+labels instead (:func:`evaluate_labelled_history`): precision@n % and recall@n % among the containers
+inspected in the later period, AUC, and the lift over ranking by each party's past finding rate.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from features.pipeline import FeaturePipeline
 from features.replay import replay
 from features.rows import event_rows, outcome_rows
 from features.state import InMemoryStore
-from models.dataset import History, load_history
-from models.evaluation import container_table, evaluate_table
+from models.dataset import History, container_keys, labels, load_history
+from models.evaluation import container_table, evaluate_labelled, evaluate_table, labelled_table
 from portrisk.errors import DataError
 from scoring.session import ScoringSession
 
@@ -42,19 +48,29 @@ def world_scale(history_dir: Path) -> float:
     return float(json.loads(meta.read_text()).get("config", {}).get("scale", 1.0))
 
 
+DEFAULT_RATES = (1.0, 2.0, 5.0, 10.0)
+
+
 def evaluate_model(history_dir: str | Path, model_dir: str | Path, capacities: Mapping[str, float],
-                   test_start: datetime | None = None) -> dict[str, Any]:
-    """The evaluation report of the model in ``model_dir`` on the history in ``history_dir``."""
-    from models.world.writer import read_truth
+                   test_start: datetime | None = None, rates: Sequence[float] = DEFAULT_RATES) -> dict[str, Any]:
+    """The evaluation report of the model in ``model_dir`` on the history in ``history_dir``.
+
+    With the simulated truth, per port at its daily ``capacities``; without it (an imported history),
+    on the inspected containers at the inspection ``rates`` (percent).
+    """
+    from models.world.writer import TRUTH_FILE, read_truth
 
     root = Path(history_dir)
     history = load_history(root)
-    truth = read_truth(root)
     pipeline = FeaturePipeline.from_model_dir(model_dir)
     session = ScoringSession.load(model_dir, pipeline.names)
     start = test_start or test_start_for(history, session.card.extra.get("periods"))
     X = replay(pipeline, event_rows(history.events), outcome_rows(history.outcomes), InMemoryStore())
     scores = session.score_batch(X)
+    if not (root / TRUTH_FILE).is_file():
+        return evaluate_labelled_history(history, pipeline, X, scores, start, tuple(rates)) | {
+            "model": session.version, "feature_hash": session.card.feature_hash}
+    truth = read_truth(root)
     scale = world_scale(root)
     table = container_table(history.events, history.outcomes, truth, scores, start, history.end)
     if table.empty:
@@ -64,6 +80,52 @@ def evaluate_model(history_dir: str | Path, model_dir: str | Path, capacities: M
                   test_period={"start": start.isoformat(), "end": history.end.isoformat()},
                   typologies=_typology_totals(report["ports"]))
     return report
+
+
+def evaluate_labelled_history(history: History, pipeline: FeaturePipeline, X: Any, scores: Any, start: datetime,
+                              rates: tuple[float, ...]) -> dict[str, Any]:
+    """The labelled report (see the module docstring) from the replayed features and the model's scores.
+
+    Baselines rank by each party's past finding rate as the features hold it at declaration time —
+    the shipper's from its history, every other role's from the model's reference tables — with a
+    party never inspected at the overall rate, as smoothing would have it.
+    """
+    roles = ["shipper", *(r.name for r in pipeline.config.party_roles)]
+    prior = pipeline.tables.prior
+    baselines = {role: np.nan_to_num(X[:, pipeline.names.index(f"{role}_finding_rate")], nan=prior)
+                 for role in roles}
+    keys = container_keys(history.events)
+    first = history.events.groupby(keys, sort=False)["event_time"].transform("min")
+    known = labels(history, datetime.max.replace(tzinfo=UTC))
+    table = labelled_table(keys, first, known.inspected, known.drugs, scores, baselines, start, history.end)
+    if table.empty:
+        raise DataError(f"no inspected container first declared between {start} and {history.end} to evaluate on")
+    report = evaluate_labelled(table, roles, rates)
+    containers = int(((first >= start) & (first <= history.end)).groupby(keys).any().sum())
+    report.update(containers=containers, test_period={"start": start.isoformat(), "end": history.end.isoformat()})
+    return report
+
+
+def format_labelled_report(report: Mapping[str, Any]) -> str:
+    """A readable table of a labelled report (an imported history)."""
+    baselines = list(report["baseline_roc_auc"])
+    lines = [f"model {report['model']}  test period {report['test_period']['start']} .. {report['test_period']['end']}",
+             f"{report['containers']:,} containers declared, {report['inspected']:,} inspected, "
+             f"{report['findings']:,} findings ({report['base_rate']:.1%} of inspected); AUC {report['roc_auc']:.3f}, "
+             f"PR-AUC {report['pr_auc']:.3f}; ranking by past finding rate: AUC "
+             + ", ".join(f"{b} {v:.3f}" for b, v in report["baseline_roc_auc"].items()), "",
+             "top n % of the inspected containers of the test period by the model's score",
+             f"{'n %':>5}{'top':>7}{'P@n%':>8}{'R@n%':>8}{'xrandom':>9}"]
+    for row in report["rates"]:
+        lines.append(f"{row['n_percent']:>5g}{row['selected']:>7}{row['precision']:>8.1%}{row['recall']:>8.1%}"
+                     f"{_times(row['lift_over_random']):>9}")
+    lines += ["", "ranked by each party's past finding rate instead: its P@n% and the model's lift over it",
+              f"{'n %':>5}" + "".join(f"{b[:14]:>22}" for b in baselines)]
+    for row in report["rates"]:
+        per = row["baselines"]
+        lines.append(f"{row['n_percent']:>5g}" + "".join(
+            f"{per[b]['precision']:>13.1%}{_times(per[b]['lift']):>9}" for b in baselines))
+    return "\n".join(lines)
 
 
 def _typology_totals(ports: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -82,6 +144,8 @@ def _typology_totals(ports: Mapping[str, Any]) -> dict[str, dict[str, float]]:
 
 def format_report(report: Mapping[str, Any]) -> str:
     """A readable multi-table rendering of an evaluation report."""
+    if report.get("kind") == "labelled":
+        return format_labelled_report(report)
     lines = [f"model {report['model']}  test period {report['test_period']['start']} .. "
              f"{report['test_period']['end']}",
              f"{report['containers']:,} containers, {report['illicit']:,} illicit (truth); "
@@ -128,4 +192,4 @@ def to_json(report: Mapping[str, Any]) -> str:
     return json.dumps(clean(dict(report)), indent=2, sort_keys=True, allow_nan=False)
 
 
-__all__ = ["evaluate_model", "format_report", "test_start_for", "to_json"]
+__all__ = ["evaluate_labelled_history", "evaluate_model", "format_report", "test_start_for", "to_json"]

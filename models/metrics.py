@@ -102,3 +102,18 @@ def top_calibration(scores: np.ndarray, positive: np.ndarray, shares: tuple[floa
         rows.append({"top_share": share, "n": int(top.size), "predicted": float(scores[top].mean()),
                      "observed": float(positive[top].mean())})
     return rows
+
+
+def expected_hits(priority: np.ndarray, positive: np.ndarray, k: int) -> float:
+    """Positives among the ``k`` highest ``priority``, ties at the cut broken at random (in expectation).
+
+    A baseline such as a party's past finding rate gives many rows the same value; taking "the first"
+    of them would reward or punish it for the row order. NaN ranks lowest.
+    """
+    if k <= 0 or priority.size == 0:
+        return 0.0
+    k = min(k, priority.size)
+    values = np.where(np.isnan(priority), -np.inf, priority)
+    cut = np.partition(values, values.size - k)[values.size - k]  # the k-th highest value
+    above, tied = values > cut, values == cut
+    return float(positive[above].sum() + (k - above.sum()) * positive[tied].sum() / tied.sum())

@@ -35,6 +35,7 @@ from features.tables import TABLES_FILE
 from models.artifact import ModelCard, save_artifact
 from models.dataset import Features, History, Periods, featurise, labels, load_history, period_mask
 from models.export import export_with_gate
+from models.importer.writer import read_import_record
 from models.metrics import average_precision, roc_auc
 from models.monotone import monotone_constraints
 from portrisk.errors import DataError
@@ -234,7 +235,7 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
         feature_names=feats.names,
         training_start=periods.tables_end.isoformat(),
         training_end=periods.valid_end.isoformat(),
-        data_summary=_data_summary(history, periods, rows),
+        data_summary=_data_summary(history, periods, rows, read_import_record(history_dir)),
         metrics=metrics,
         parity=parity.to_dict(),
         selection_bias=SELECTION_BIAS.format(
@@ -256,7 +257,9 @@ def _capacity_share(history: History, periods: Periods) -> float:
     return max(len(known) / max(int(period_mask(history, periods.start, periods.valid_end).sum()), 1), 1e-4)
 
 
-def _data_summary(history: History, periods: Periods, rows: Rows) -> dict[str, Any]:
+def _data_summary(history: History, periods: Periods, rows: Rows, imported: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """What the model was trained on; for an imported history also its ``import.json`` (mapping, summary)."""
     before = period_mask(history, periods.start, periods.valid_end)
     used = rows.train | rows.valid
     return {
@@ -267,4 +270,5 @@ def _data_summary(history: History, periods: Periods, rows: Rows) -> dict[str, A
         "random_selection_rows": int((used & (rows.selection == "random")).sum()),
         "outcomes": len(history.outcomes),
         "ports": sorted(history.events["mainport"].astype(str).unique().tolist()),
+        **({"import": imported} if imported is not None else {}),
     }
