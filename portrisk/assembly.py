@@ -57,7 +57,9 @@ def build_decision_path(settings: Settings, metrics: Any | None = None) -> Decis
     scorer = BudgetedScorer(
         session.score_batch if session is not None else None, FallbackScorer(),
         batch_budget_s=settings.batch_budget_ms / 1000.0, per_event_budget_s=settings.event_budget_ms / 1000.0)
-    rulebook = RuleBook(settings.rules_file) if settings.rules_file is not None else None
+    on_error = (lambda _exc: metrics.rule_reload_errors.inc()) if metrics is not None else None
+    # A broken rules file at start-up fails the deploy loudly; a broken reload keeps the previous rules.
+    rulebook = RuleBook(settings.rules_file, on_reload_error=on_error) if settings.rules_file is not None else None
     policy = SelectionPolicy(settings.ports, random_share=settings.random_share, rulebook=rulebook,
                              seed=settings.policy_seed)
     version = session.version if session is not None else "unavailable"

@@ -79,6 +79,10 @@ class WorkerMetrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=registry)
         self.restored_entries = Counter(
             "portrisk_state_restored_entries_total", "Shipper states restored from the changelog.", registry=registry)
+        self.over_capacity = Counter(
+            "portrisk_over_capacity_flags_total",
+            "Scans issued while the port's last 24 h of flags already exceeded 1.5x its capacity.", ["port"],
+            registry=registry)
         self.rule_reload_errors = Counter(
             "portrisk_rules_reload_errors_total", "Analyst rules files that failed to load (previous rules kept).",
             registry=registry)

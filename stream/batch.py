@@ -55,6 +55,7 @@ class BatchProcessor:
         self.metrics = metrics
         self.reasons_k = reasons_k
         self.feature_names: tuple[str, ...] = tuple(pipeline.names)
+        self._over_capacity_seen: dict[str, int] = {}
 
     def maintain(self) -> None:
         """Periodic work between batches (hot reload of analyst rules)."""
@@ -118,8 +119,9 @@ class BatchProcessor:
             self.metrics.scoring_row_latency.observe(result.model_latency_s / len(pending))
         if result.reason == "budget_exceeded":
             self.metrics.budget_overruns.inc()
-        decisions = [self.policy.decide(p.port, float(s), p.event, p.event.event_time)
-                     for p, s in zip(pending, result.scores, strict=True)]
+        # The policy keeps apart the thresholds of model and fallback scores: they are on different scales.
+        decisions = self.policy.decide_batch([p.port for p in pending], result.scores, events,
+                                             degraded=np.asarray(result.degraded, dtype=bool))
         reasons = self._reasons(X, result, decisions)
         decided_at = datetime.now(UTC).isoformat()
         for i, (p, decision) in enumerate(zip(pending, decisions, strict=True)):
@@ -142,9 +144,11 @@ class BatchProcessor:
             out.source_timestamps_ms.append(p.record.timestamp)
             out.decided += 1
         for port in {p.port for p in pending}:
-            threshold = getattr(self.policy, "threshold", None)
-            if callable(threshold):
-                self.metrics.threshold.labels(port).set(threshold(port))
+            self.metrics.threshold.labels(port).set(self.policy.threshold(port))
+            over = self.policy.counters[port].over_capacity_flags
+            if over > self._over_capacity_seen.get(port, 0):
+                self.metrics.over_capacity.labels(port).inc(over - self._over_capacity_seen.get(port, 0))
+                self._over_capacity_seen[port] = over
 
     def _reasons(self, X: np.ndarray, result: Any, decisions: Sequence[Any]) -> list[list[dict[str, Any]]]:
         """Reasons for flagged containers (model SHAP, or the fallback's indicators when degraded)."""

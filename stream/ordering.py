@@ -4,9 +4,12 @@ A shipper's events arrive on several topics (one per mainport) plus ``inspection
 partition with the same number in each topic holds the same shippers. ``poll`` returns whatever each
 fetch happened to bring, so one topic can run ahead of another. Shipper history must see a shipper's
 events in the order they were published, or the live features would differ from an offline replay.
-This buffer releases records in timestamp order within each partition number, holding back while a
-topic of that group has nothing buffered yet still has records on the broker (bounded by ``max_wait_s``
-so a stalled topic cannot stop the others).
+This buffer releases records in timestamp order across every partition the worker owns, holding back
+while a partition has nothing buffered yet still has records on the broker (bounded by ``max_wait_s`` so
+a stalled partition cannot stop the others). The buffer stays bounded without pausing partitions: each
+poll returns at most one batch, and a hold-back lasts at most ``max_wait_s``. Ordering across *all*
+owned partitions, not only within a partition number, also gives the selection policy a monotone
+event-time stream for its per-day rates.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class OrderedInput:
 
     def __init__(self, max_wait_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._buffers: dict[TopicPartition, deque[Any]] = {}
-        self._blocked_since: dict[int, float] = {}
+        self._blocked_since: float | None = None
         self.max_wait_s = max_wait_s
         self._clock = clock
 
@@ -47,26 +50,27 @@ class OrderedInput:
 
     def take(self, assigned: Iterable[TopicPartition], caught_up: Callable[[TopicPartition], bool],
              limit: int) -> list[tuple[TopicPartition, Any]]:
-        """Up to ``limit`` records, in timestamp order within each partition number."""
-        groups: dict[int, list[TopicPartition]] = {}
-        for tp in assigned:
-            groups.setdefault(tp.partition, []).append(tp)
+        """Up to ``limit`` records in timestamp order across every assigned partition.
+
+        Holds back while an assigned partition has nothing buffered but still has records on the broker,
+        for at most ``max_wait_s``: the record it will deliver may be older than every buffered one.
+        """
+        tps = list(assigned)
+        heads = [(self._buffers[tp][0].timestamp, i, tp) for i, tp in enumerate(tps) if self._buffers.get(tp)]
+        heapq.heapify(heads)
         out: list[tuple[TopicPartition, Any]] = []
         now = self._clock()
-        for number, tps in sorted(groups.items()):
-            heads = [(self._buffers[tp][0].timestamp, i, tp) for i, tp in enumerate(tps) if self._buffers.get(tp)]
-            heapq.heapify(heads)
-            while heads and len(out) < limit:
-                waiting = [tp for tp in tps if not self._buffers.get(tp) and not caught_up(tp)]
-                if waiting:
-                    since = self._blocked_since.setdefault(number, now)
-                    if now - since < self.max_wait_s:
-                        break
-                else:
-                    self._blocked_since.pop(number, None)
-                _, i, tp = heapq.heappop(heads)
-                buffer = self._buffers[tp]
-                out.append((tp, buffer.popleft()))
-                if buffer:
-                    heapq.heappush(heads, (buffer[0].timestamp, i, tp))
+        while heads and len(out) < limit:
+            if any(not self._buffers.get(tp) and not caught_up(tp) for tp in tps):
+                if self._blocked_since is None:
+                    self._blocked_since = now
+                if now - self._blocked_since < self.max_wait_s:
+                    break
+            else:
+                self._blocked_since = None
+            _, i, tp = heapq.heappop(heads)
+            buffer = self._buffers[tp]
+            out.append((tp, buffer.popleft()))
+            if buffer:
+                heapq.heappush(heads, (buffer[0].timestamp, i, tp))
         return out

@@ -45,7 +45,8 @@ class WorkerConfig:
     max_batch: int = 1000
     poll_timeout_ms: int = 100
     lag_interval_s: float = 5.0
-    order_wait_s: float = 1.0
+    order_wait_s: float = 5.0
+    buffer_records: int = 5000
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,7 +65,8 @@ class Worker:
         self._producer: KafkaProducer | None = None
         self._last_lag = 0.0
         self._input = OrderedInput(max_wait_s=config.order_wait_s)
-        self._paused: set[TopicPartition] = set()
+        self._pending_revoked: set[TopicPartition] = set()
+        self._pending_assigned: set[TopicPartition] | None = None
 
     def request_stop(self) -> None:
         """Finish the current batch, flush, commit and leave the group (safe from a signal handler)."""
@@ -75,7 +77,8 @@ class Worker:
         cfg = self.config
         self._producer = make_producer(cfg.bootstrap, client_id=f"{cfg.client_id}-out")
         self._consumer = make_consumer(
-            cfg.bootstrap, cfg.group_id, client_id=cfg.client_id, max_poll_records=cfg.max_batch,
+            cfg.bootstrap, cfg.group_id, client_id=cfg.client_id, max_poll_records=cfg.buffer_records,
+            max_partition_fetch_bytes=1024 * 1024,
             # Range assignment gives one member the same partition numbers of every input topic, which
             # co-partitioning (all of a shipper's events and outcomes in one worker) relies on.
             partition_assignment_strategy=(RangePartitionAssignor,), **cfg.consumer_overrides)
@@ -84,16 +87,20 @@ class Worker:
         last_record = time.monotonic()
         try:
             while not self._stop.is_set():
-                polled = self._consumer.poll(timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_batch)
+                # The client hands out one partition's fetched records before the next one's; reading ahead
+                # (bounded by buffer_records) lets the ordering buffer see every partition's next record.
+                room = max(1, cfg.buffer_records - self._input.buffered())
+                polled = self._consumer.poll(timeout_ms=cfg.poll_timeout_ms, max_records=room)
+                if self._pending_revoked or self._pending_assigned is not None:
+                    polled = self._apply_rebalance(polled)
                 self._input.add(polled)
                 items = self._input.take(self._consumer.assignment(), self._caught_up, cfg.max_batch)
                 if items:
                     self._process(items)
                     last_record = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s \
-                        and not self._input.buffered():
+                        and self._drained():
                     break
-                self._apply_backpressure()
                 self.processor.maintain()
                 self._report_lag()
         finally:
@@ -117,23 +124,26 @@ class Worker:
         self._consumer.commit(offsets)
         self.metrics.state_entries.set(len(self.store))
 
+    def _drained(self) -> bool:
+        """Partitions assigned, nothing buffered, every partition at the end of its log.
+
+        Idle time alone is not enough: joining a group whose previous member died waits for that
+        member's session to expire, and nothing arrives meanwhile.
+        """
+        assert self._consumer is not None
+        assignment = self._consumer.assignment()
+        if not assignment or self._input.buffered():
+            return False
+        # A partition that has not been fetched since a seek has no cached high watermark: ask the broker.
+        unknown = [tp for tp in assignment if self._consumer.highwater(tp) is None]
+        ends = self._consumer.end_offsets(unknown) if unknown else {}
+        return all(self._consumer.position(tp) >= ends[tp] if tp in ends else self._caught_up(tp)
+                   for tp in assignment)
+
     def _caught_up(self, tp: TopicPartition) -> bool:
         assert self._consumer is not None
         end = self._consumer.highwater(tp)
         return end is not None and self._consumer.position(tp) >= end
-
-    def _apply_backpressure(self) -> None:
-        """Pause fetching partitions whose buffer is far ahead; resume them once it drains."""
-        assert self._consumer is not None
-        limit = 4 * self.config.max_batch
-        for tp in self._consumer.assignment():
-            size = self._input.size(tp)
-            if size > limit and tp not in self._paused:
-                self._consumer.pause(tp)
-                self._paused.add(tp)
-            elif size <= limit // 2 and tp in self._paused:
-                self._consumer.resume(tp)
-                self._paused.discard(tp)
 
     def _send_all(self, output: BatchOutput) -> None:
         assert self._producer is not None
@@ -150,33 +160,44 @@ class Worker:
             future.get(timeout=60)
 
     # -- partitions ---------------------------------------------------------------------------------
-    def _assigned(self, assigned: list[TopicPartition]) -> None:
-        self.metrics.rebalances.inc()
+    # kafka-python runs rebalance listeners on its network thread, where blocking calls are refused and
+    # would stall heartbeats. The listener only records what changed; the loop applies it right after the
+    # poll() during which the rebalance completed, before any record is processed.
+    def _apply_rebalance(self, polled: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
+        revoked, assigned = self._pending_revoked, self._pending_assigned
+        self._pending_revoked, self._pending_assigned = set(), None
+        if revoked:
+            self._input.drop(revoked)
+            for tp in revoked:
+                with contextlib.suppress(KeyError):
+                    self.metrics.lag.remove(tp.topic, str(tp.partition))
+        if assigned is None:
+            return polled
+        # Records polled but not processed were dropped; every assigned partition restarts at its
+        # committed offset (a client may keep the fetch position of a partition it gets back).
+        self._input.drop(assigned)
+        assert self._consumer is not None
+        for tp in assigned:
+            committed = self._consumer.committed(tp)
+            if committed is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
         now_owned = {tp.partition for tp in assigned}
+        dropped = self.store.drop_partitions(self._owned - now_owned)
         new = now_owned - self._owned
         began = time.monotonic()
         restored = restore_partitions(self.config.bootstrap, self.config.topics.changelog, new, self.store)
         elapsed = time.monotonic() - began
+        self._owned = now_owned
+        self.metrics.rebalances.inc()
         self.metrics.restore_seconds.observe(elapsed)
         self.metrics.restored_entries.inc(restored)
-        self._owned = now_owned
         self.metrics.assigned_partitions.set(len(assigned))
         self.metrics.state_entries.set(len(self.store))
         log.info("partitions assigned", extra={"partitions": sorted(now_owned), "restored": restored,
-                                               "restore_s": round(elapsed, 3)})
-
-    def _revoked(self, revoked: list[TopicPartition]) -> None:
-        # Batches are committed before poll() returns control to the group protocol, so nothing of a
-        # revoked partition is in flight here; its state is simply forgotten (the changelog has it).
-        self._input.drop(revoked)
-        self._paused -= set(revoked)
-        gone = {tp.partition for tp in revoked}
-        dropped = self.store.drop_partitions(gone)
-        self._owned -= gone
-        for tp in revoked:
-            with contextlib.suppress(KeyError):
-                self.metrics.lag.remove(tp.topic, str(tp.partition))
-        log.info("partitions revoked", extra={"partitions": sorted(gone), "dropped_states": dropped})
+                                               "dropped_states": dropped, "restore_s": round(elapsed, 3)})
+        return {tp: records for tp, records in polled.items() if tp not in assigned}
 
     def _report_lag(self) -> None:
         if self._consumer is None or time.monotonic() - self._last_lag < self.config.lag_interval_s:
@@ -203,7 +224,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.worker = worker
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.worker._revoked(list(revoked))
+        self.worker._pending_revoked.update(revoked)
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.worker._assigned(list(assigned))
+        self.worker._pending_assigned = set(assigned)

@@ -1,0 +1,198 @@
+"""The streaming worker against the real broker: every event decided once, bad events dead-lettered,
+crashes and rebalances neither losing nor double-counting, model trouble degrading instead of stopping."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+from stream_support import (
+    decisions,
+    malformed_payloads,
+    offline_features,
+    publish,
+    read_topic,
+    same_features,
+    scaled_ports,
+    wait_for,
+    world_payloads,
+)
+
+from features.pipeline import FeaturePipeline
+from features.ports import DEFAULT_PORTS
+from portrisk.assembly import build_worker
+from portrisk.metrics import WorkerMetrics
+from portrisk.settings import DEFAULT_MODEL_DIR, Settings
+from stream.topics import TopicNames
+
+pytestmark = pytest.mark.kafka
+
+# The committed default model; PORTRISK_TEST_MODEL_DIR points the tests at another artifact.
+MODEL_DIR = Path(os.environ.get("PORTRISK_TEST_MODEL_DIR", str(DEFAULT_MODEL_DIR)))
+SCALE = 0.1
+DAYS = 3
+PORTS = scaled_ports(SCALE)
+PORT_IDS = tuple(p.id for p in PORTS)
+
+
+@pytest.fixture(scope="module")
+def payloads() -> list[bytes]:
+    # The world scales the default volumes itself; PORTS only tells the policy the scaled capacities.
+    return world_payloads(DEFAULT_PORTS, days=DAYS, seed=7, scale=SCALE)
+
+
+def settings_for(bootstrap: str, prefix: str, home: Path, **overrides: object) -> Settings:
+    fields: dict[str, object] = {"model_dir": MODEL_DIR, "max_batch": 300, **overrides}
+    return Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, partitions=3, home=home, ports=PORTS,
+                    metrics_port=0, **fields)  # type: ignore[arg-type]
+
+
+def run_in_process(settings: Settings, idle_exit_s: float = 4.0) -> WorkerMetrics:
+    metrics = WorkerMetrics(CollectorRegistry())
+    build_worker(settings, metrics).run(idle_exit_s=idle_exit_s)
+    return metrics
+
+
+def event_ids(payloads: list[bytes]) -> list[str]:
+    return [orjson.loads(p)["event_id"] for p in payloads]
+
+
+def assert_matches_offline(records: list[dict], payloads: list[bytes]) -> None:
+    names = FeaturePipeline.from_model_dir(MODEL_DIR).names
+    expected = offline_features(MODEL_DIR, payloads, PORT_IDS)
+    mismatches = [(r["event_id"], diff) for r in records
+                  if (diff := same_features(r, names, expected[r["event_id"]])) is not None]
+    assert not mismatches, f"{len(mismatches)} decisions differ from the offline replay, e.g. {mismatches[:3]}"
+
+
+def test_every_event_decided_once_bad_events_dead_lettered(kafka_bootstrap: str, topic_prefix: str,
+                                                           tmp_path: Path, payloads: list[bytes]) -> None:
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path)
+    bad = malformed_payloads(payloads[0])
+    publish(settings, payloads, extra=[("rotterdam", raw) for raw, _ in bad])
+    metrics = run_in_process(settings)
+
+    records = decisions(kafka_bootstrap, settings)
+    counts = Counter(r["event_id"] for r in records)
+    assert set(counts) == set(event_ids(payloads))
+    assert max(counts.values()) == 1
+    for key in ("event_id", "container_id", "shipper_id", "port", "score", "decision", "selection", "reasons",
+                "rule_hits", "model_version", "features", "degraded", "decided_at"):
+        assert key in records[0]
+    assert not any(r["degraded"] for r in records)
+
+    topics = TopicNames.from_settings(settings)
+    dead = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, topics.dlq)]
+    assert sorted(d["reason"] for d in dead) == sorted(reason for _, reason in bad)
+    for d in dead:
+        assert d["source_topic"] == topics.manifests("rotterdam")
+        assert isinstance(d["source_partition"], int) and isinstance(d["source_offset"], int)
+        assert base64.b64decode(d["original"]) in {raw for raw, _ in bad}
+    assert sum(metrics.dlq.labels(reason)._value.get() for _, reason in bad) == len(bad)
+
+    # Recommendations are exactly the scan decisions, and at Rotterdam they track scan capacity on each
+    # simulated day (declarations filed after the last day thin out; those days are not judged).
+    flags = [r for r in records if r["decision"] == "scan"]
+    for port in PORTS:
+        recommended = {orjson.loads(r.value)["event_id"] for r in read_topic(kafka_bootstrap,
+                                                                             topics.recommendations(port.id))}
+        assert recommended == {r["event_id"] for r in flags if r["port"] == port.id}
+    rotterdam = next(p for p in PORTS if p.id == "rotterdam")
+    per_day = Counter(r["event_time"][:10] for r in flags if r["port"] == "rotterdam")
+    days = sorted(per_day)[:DAYS]
+    for day in days[1:]:  # the first day starts from a cold threshold
+        assert 0.6 * rotterdam.capacity_per_day <= per_day[day] <= 1.4 * rotterdam.capacity_per_day, per_day
+    flags = [r for r in records if r["decision"] == "scan"]
+    assert all(r["reasons"] for r in flags if r["selection"] == "model")
+    assert_matches_offline(records, payloads)
+
+
+def _worker_process(settings: Settings, idle_exit: float | None = None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTRISK_")}
+    env.update({"PORTRISK_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "PORTRISK_TOPIC_PREFIX":
+                settings.topic_prefix, "PORTRISK_PARTITIONS": str(settings.partitions),
+                "PORTRISK_HOME": str(settings.home), "PORTRISK_METRICS_PORT": "0",
+                "PORTRISK_MAX_BATCH": str(settings.max_batch), "PORTRISK_MODEL_DIR": str(settings.model_dir),
+                "PORTRISK_PORTS": orjson.dumps([p.model_dump() for p in settings.ports]).decode()})
+    args = [sys.executable, "-m", "portrisk.cli", "run"] + (["--idle-exit", str(idle_exit)] if idle_exit else [])
+    return subprocess.Popen(args, env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _decided(bootstrap: str, settings: Settings) -> int:
+    return len(read_topic(bootstrap, TopicNames.from_settings(settings).risk_scores, idle_s=0.5))
+
+
+def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
+        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, payloads: list[bytes]) -> None:
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path, max_batch=100)
+    publish(settings, payloads)
+    worker = _worker_process(settings)
+    try:
+        assert wait_for(lambda: _decided(kafka_bootstrap, settings) >= len(payloads) // 4, 120), \
+            "the worker made no progress"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+    assert _decided(kafka_bootstrap, settings) < len(payloads), "killed too late to test a restart"
+
+    restarted = _worker_process(settings, idle_exit=5)
+    _, stderr = restarted.communicate(timeout=300)
+    assert restarted.returncode == 0, stderr[-2000:]
+
+    records = decisions(kafka_bootstrap, settings)
+    assert {r["event_id"] for r in records} == set(event_ids(payloads))
+    assert_matches_offline(records, payloads)  # duplicates too: a replay decides from the same state
+
+
+def test_two_workers_one_stopped_mid_stream(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path,
+                                            payloads: list[bytes]) -> None:
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path, max_batch=100)
+    publish(settings, payloads)
+    first, second = _worker_process(settings, idle_exit=8), _worker_process(settings, idle_exit=8)
+    try:
+        assert wait_for(lambda: _decided(kafka_bootstrap, settings) >= len(payloads) // 4, 120)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0
+        _, stderr = second.communicate(timeout=300)
+        assert second.returncode == 0, stderr[-2000:]
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+    records = decisions(kafka_bootstrap, settings)
+    assert {r["event_id"] for r in records} == set(event_ids(payloads))
+    assert_matches_offline(records, payloads)
+
+
+def test_a_model_that_fails_to_load_degrades_decisions(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path,
+                                                       payloads: list[bytes]) -> None:
+    broken = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, broken)
+    (broken / "model.onnx").write_bytes(b"not an onnx model")
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path, model_dir=broken)
+    publish(settings, payloads[:300])
+    metrics = run_in_process(settings)
+    records = decisions(kafka_bootstrap, settings)
+    assert len(records) == 300
+    assert all(r["degraded"] and r["degraded_reason"] == "model_unavailable" for r in records)
+    assert metrics.degraded.labels("model_unavailable")._value.get() == 300
+
+
+def test_an_exceeded_budget_degrades_decisions(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path,
+                                               payloads: list[bytes]) -> None:
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path, batch_budget_ms=0.001, event_budget_ms=0.000001)
+    publish(settings, payloads[:300])
+    metrics = run_in_process(settings)
+    records = decisions(kafka_bootstrap, settings)
+    assert len(records) == 300
+    assert all(r["degraded"] and r["degraded_reason"] == "budget_exceeded" for r in records)
+    assert metrics.budget_overruns._value.get() >= 1
