@@ -7,6 +7,7 @@ policy, reasons, records) is testable on plain records and reusable by benchmark
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +57,7 @@ class BatchProcessor:
         self.reasons_k = reasons_k
         self.feature_names: tuple[str, ...] = tuple(pipeline.names)
         self._over_capacity_seen: dict[str, int] = {}
+        self._consumed: Counter[str] = Counter()
 
     def maintain(self) -> None:
         """Periodic work between batches (hot reload of analyst rules)."""
@@ -67,6 +69,7 @@ class BatchProcessor:
         """Decide on ``items`` — (TopicPartition, record) pairs in the order state must see them."""
         out = BatchOutput()
         pending: list[_Pending] = []
+        self._consumed: Counter[str] = Counter()
         for tp, record in items:
             if tp.topic == self.topics.outcomes:
                 self._fold_outcome(record, tp, store, out)
@@ -74,13 +77,16 @@ class BatchProcessor:
                 self._featurise(record, tp, self.topics.port_of_manifest_topic(tp.topic), store, out, pending)
         if pending:
             self._decide(pending, out)
+        # Metric updates per batch, not per event: label look-ups cost more than the increments.
+        for port, n in self._consumed.items():
+            self.metrics.events_consumed.labels(port).inc(n)
         return out
 
     # -- stages -------------------------------------------------------------------------------------
     def _featurise(self, record: Any, tp: Any, port: str | None, store: PartitionedStore, out: BatchOutput,
                    pending: list[_Pending]) -> None:
         if port is not None:
-            self.metrics.events_consumed.labels(port).inc()
+            self._consumed[port] += 1
         try:
             event = decode_manifest(record.value if record.value is not None else b"", self.known_ports)
             if port is not None and event.mainport != port:
@@ -93,7 +99,6 @@ class BatchProcessor:
             return
         vector = self.pipeline.process(event, store)
         store.mark_applied(event.shipper_id, tp.topic, record.offset, tp.partition)
-        self.metrics.last_event_time.labels(event.mainport).set(event.event_time.timestamp())
         pending.append(_Pending(record, event, event.mainport, vector))
 
     def _fold_outcome(self, record: Any, tp: Any, store: PartitionedStore, out: BatchOutput) -> None:
@@ -124,12 +129,12 @@ class BatchProcessor:
                                              degraded=np.asarray(result.degraded, dtype=bool))
         reasons = self._reasons(X, result, decisions)
         decided_at = datetime.now(UTC).isoformat()
+        decided: Counter[tuple[str, str, str]] = Counter()
+        degraded_count = 0
         for i, (p, decision) in enumerate(zip(pending, decisions, strict=True)):
             degraded = bool(result.degraded[i])
-            if degraded:
-                self.metrics.degraded.labels(result.reason).inc()
-            self.metrics.decisions.labels(p.port, decision.decision, decision.selection or "none").inc()
-            self.metrics.scores.labels(p.port).observe(float(result.scores[i]))
+            degraded_count += degraded
+            decided[(p.port, decision.decision, decision.selection or "none")] += 1
             value = decision_record(
                 p.event, score=float(result.scores[i]), decision=decision.decision, selection=decision.selection,
                 reasons=reasons[i], rule_hits=[_hit_dict(h) for h in decision.rule_hits],
@@ -143,6 +148,18 @@ class BatchProcessor:
                 out.messages.append((self.topics.recommendations(p.port), key, value))
             out.source_timestamps_ms.append(p.record.timestamp)
             out.decided += 1
+        if degraded_count:
+            self.metrics.degraded.labels(result.reason).inc(degraded_count)
+        for labels, n in decided.items():
+            self.metrics.decisions.labels(*labels).inc(n)
+        by_port: dict[str, list[int]] = {}
+        for i, p in enumerate(pending):
+            by_port.setdefault(p.port, []).append(i)
+        for port, rows in by_port.items():
+            scores_histogram = self.metrics.scores.labels(port)
+            for i in rows:
+                scores_histogram.observe(float(result.scores[i]))
+            self.metrics.last_event_time.labels(port).set(max(pending[i].event.event_time for i in rows).timestamp())
         for port in {p.port for p in pending}:
             self.metrics.threshold.labels(port).set(self.policy.threshold(port))
             over = self.policy.counters[port].over_capacity_flags

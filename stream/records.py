@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import orjson
 
 
@@ -20,8 +20,8 @@ def decision_record(event: Any, *, score: float, decision: str, selection: str |
     ``source`` is (topic, partition, offset, Kafka timestamp in ms) of the manifest record decided on: the
     offset identifies the input exactly, the timestamp gives end-to-end latency against ``decided_at``.
     """
-    features = {name: (None if math.isnan(v) else round(float(v), 6))
-                for name, v in zip(feature_names, vector, strict=True)}
+    # One vectorised rounding instead of a Python call per value; orjson writes NaN (missing) as null.
+    features = dict(zip(feature_names, np.round(np.asarray(vector, dtype=np.float64), 6).tolist(), strict=True))
     doc = {
         "event_id": event.event_id,
         "container_id": event.container_id,
