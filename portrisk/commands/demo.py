@@ -193,6 +193,8 @@ def _await_decisions(bootstrap: str, topic: str, start: dict[Any, int], expected
         consumer.seek(tp, offset)
     found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout_s
+    shown = 0.0
+    tty = sys.stderr.isatty()
     try:
         while len(found) < len(expected) and time.monotonic() < deadline:
             if any(c.poll() is not None for c in children):
@@ -202,7 +204,10 @@ def _await_decisions(bootstrap: str, topic: str, start: dict[Any, int], expected
                     doc = orjson.loads(r.value)
                     if doc["event_id"] in expected:
                         found[doc["event_id"]] = doc
-            print(f"\rdecisions {len(found):,}/{len(expected):,}", end="", file=sys.stderr, flush=True)
+            if time.monotonic() - shown >= (0.5 if tty else 5.0) or len(found) == len(expected):
+                shown = time.monotonic()
+                line = f"decisions {len(found):,}/{len(expected):,}"
+                print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
     finally:
         consumer.close()
     print(file=sys.stderr)
