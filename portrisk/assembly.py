@@ -36,6 +36,8 @@ def build_decision_path(settings: Settings, metrics: Any | None = None) -> Decis
     (every decision marked degraded with reason ``model_unavailable``) and the error is returned so the
     caller can log it and expose it in readiness.
     """
+    import numpy as np
+
     from features.pipeline import FeaturePipeline
     from scoring.budget import BudgetedScorer
     from scoring.fallback import FallbackScorer
@@ -50,6 +52,11 @@ def build_decision_path(settings: Settings, metrics: Any | None = None) -> Decis
     model_error: str | None = None
     try:
         session = ScoringSession.load(settings.model_dir, pipeline.names)
+        # The first runs of a session allocate and page in the trees; do them now, not inside the first
+        # micro-batch's latency budget.
+        warm = np.zeros((settings.max_batch, len(pipeline.names)), dtype=np.float32)
+        for _ in range(3):
+            session.score_batch(warm)
         explainer = ReasonExplainer(settings.model_dir, pipeline.reason_texts())
     except ModelError as exc:
         model_error = str(exc)
