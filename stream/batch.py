@@ -69,7 +69,7 @@ class BatchProcessor:
         """Decide on ``items`` — (TopicPartition, record) pairs in the order state must see them."""
         out = BatchOutput()
         pending: list[_Pending] = []
-        self._consumed: Counter[str] = Counter()
+        self._consumed = Counter()
         for tp, record in items:
             if tp.topic == self.topics.outcomes:
                 self._fold_outcome(record, tp, store, out)
