@@ -106,6 +106,7 @@ class WorkerMetrics:
         for port in ports:
             self.events_consumed.labels(port)
             self.scores.labels(port)
+            self.over_capacity.labels(port)
             self.decisions.labels(port, "release", "none")
             for selection in selections:
                 self.decisions.labels(port, "scan", selection)

@@ -108,6 +108,9 @@ MODEL = Dashboard("portrisk-model", "portrisk / model and selection",
           kind="heatmap", width=24, unit="short"),
     Panel("Flags in the last 24 h / scan capacity", (q(f"port:portrisk_flags_vs_capacity:ratio1d{P}", "{{port}}"),),
           unit="percentunit"),
+    Panel("Flags issued while the last 24 h were over 1.5x capacity", (
+        q(f"sum by (port) (increase(portrisk_over_capacity_flags_total{P}[1h]))", "{{port}}"),),
+        description="Counted by the selection policy in event time; capacity is a target, flags are never refused."),
     Panel("Random share of flags (24 h)", (q(f"port:portrisk_random_flag_share:ratio1d{P}", "{{port}}"),),
           unit="percentunit", description="Unbiased sample for hit-rate estimates; the policy targets 10 %."),
     Panel("Hit rate by port and selection reason (7 d)", (
