@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench broker-stop clean
+.PHONY: setup demo test lint bench model broker-stop clean
 
 setup: $(VENV)/.installed
 	@$(BIN)/portrisk broker fetch
@@ -17,8 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 demo: setup
-	$(BIN)/portrisk broker start
-	$(BIN)/portrisk topics create
+	$(BIN)/portrisk demo $(DEMO_ARGS)
 
 test: setup
 	$(BIN)/pytest
