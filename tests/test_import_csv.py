@@ -188,7 +188,8 @@ def test_import_command_and_progress(frame: pd.DataFrame, tmp_path: Path, capsys
 
     stream = io.StringIO()
     progress = Progress(stream, log_interval_s=0.0)
-    import_history(csv, load_mapping(EXAMPLE_MAPPING), tmp_path / "h2", progress=progress, block_bytes=64 << 10)
+    import_history(csv, load_mapping(EXAMPLE_MAPPING), tmp_path / "h2", progress=progress, block_bytes=64 << 10,
+                   chunk_rows=500)
     lines = stream.getvalue().splitlines()
     assert len(lines) > 2 and lines[-1].startswith(f"import: {ROWS:,} rows (100% of the file)")
 
@@ -196,7 +197,8 @@ def test_import_command_and_progress(frame: pd.DataFrame, tmp_path: Path, capsys
 def test_small_blocks_keep_line_numbers_and_results(frame: pd.DataFrame, tmp_path: Path) -> None:
     csv = tmp_path / "aangiften.csv"
     _, expected = _with_bad_rows(frame, csv)
-    result = import_history(csv, parse_mapping(_undetected()), tmp_path / "history", block_bytes=16 << 10)
+    result = import_history(csv, parse_mapping(_undetected()), tmp_path / "history", block_bytes=16 << 10,
+                            chunk_rows=700)
     assert {row["line"] for row in result.summary["bad_rows"]["examples"]} == set(expected)
     extras = pd.read_parquet(tmp_path / "history" / "events.parquet")["extras"].map(orjson.loads)
     assert extras.map(len).min() >= 2

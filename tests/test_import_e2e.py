@@ -114,6 +114,8 @@ def test_the_worker_scores_live_events_with_the_imported_model(imported_model: t
     settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, partitions=3, home=tmp_path,
                         model_dir=model, metrics_port=0, max_batch=100)
     path = build_decision_path(settings)
+    # The worker's features come from the mapping's configuration, carried by the model's tables.
+    assert path.pipeline.config == load_mapping(EXAMPLE_MAPPING).feature_config()
     assert path.model_error is None and path.feature_hash == load_card(model).feature_hash
 
     payloads = _live_payloads(model)

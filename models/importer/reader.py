@@ -1,7 +1,9 @@
 """Reading an administration's file in bounded chunks: CSV (any encoding and delimiter) or Parquet.
 
-Only the mapped columns are read, as text (CSV) or as stored (Parquet), a chunk of about
-``block_bytes`` at a time, so memory does not grow with the file. Every row carries its line number —
+Only the mapped columns are read, as text (CSV) or as stored (Parquet), and handed on ``chunk_rows``
+rows at a time, so memory does not grow with the file. The CSV parser works in small blocks: Arrow's
+streaming reader buffers dozens of blocks ahead, so 8 MiB blocks would hold some 300 MB; small blocks
+gathered into larger chunks keep both memory and per-chunk overhead low. Every row carries its line number —
 the CSV record number, header = 1 (the physical line unless a quoted value spans lines), or the row
 number of a Parquet file — so a bad row can be reported where the administration can find it. Rows
 with the wrong number of fields never reach the converter; they are handed back as bad rows.
@@ -23,7 +25,8 @@ from models.importer.mapping import Mapping
 from models.importer.sniff import detect_delimiter, detect_encoding
 from portrisk.errors import DataError
 
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 1 << 20
+CHUNK_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class SourceFile:
     """An input file opened for chunked reading (:meth:`chunks`); ``describe`` says what was detected."""
 
     def __init__(self, path: str | Path, kind: Literal["csv", "parquet"], mapping: Mapping,
-                 block_bytes: int = BLOCK_BYTES) -> None:
+                 block_bytes: int = BLOCK_BYTES, chunk_rows: int = CHUNK_ROWS) -> None:
         """Open ``path`` and check the mapping's columns against its header (ConfigError naming them)."""
         self.path = Path(path)
         if not self.path.is_file():
@@ -59,6 +62,7 @@ class SourceFile:
         self.kind = kind
         self.mapping = mapping
         self.block_bytes = block_bytes
+        self.chunk_rows = chunk_rows
         self.size = self.path.stat().st_size
         self.encoding: str | None = None
         self.delimiter: str | None = None
@@ -119,13 +123,20 @@ class SourceFile:
 
         source = pa.OSFile(str(self.path))
         next_record = 2  # the header is record 1
+        batches: list[pa.RecordBatch] = []
+        numbers: list[np.ndarray] = []
         try:
             reader = pacsv.open_csv(source, **self._options(self.columns, on_invalid))
             for batch in reader:
                 lines, next_record = _record_numbers(next_record, batch.num_rows, skipped)
-                self.consumed = min(source.tell() / max(self.size, 1), 1.0)
-                yield Chunk(batch, lines, bad[:])
-                bad.clear()
+                batches.append(batch)
+                numbers.append(lines)
+                if sum(b.num_rows for b in batches) >= self.chunk_rows:
+                    self.consumed = min(source.tell() / max(self.size, 1), 1.0)
+                    yield _gather(batches, numbers, bad, reader.schema)
+            if batches or bad:
+                self.consumed = 1.0
+                yield _gather(batches, numbers, bad, reader.schema)
         except (pa.ArrowException, UnicodeDecodeError) as exc:
             raise DataError(f"cannot read {self.path} near record {next_record} ({self.encoding}): {exc}; "
                             "set [source] encoding or delimiter in the mapping if they were guessed wrong") from exc
@@ -135,16 +146,28 @@ class SourceFile:
     # -- Parquet -------------------------------------------------------------------------------------
     def _parquet_chunks(self) -> Iterator[Chunk]:
         total = max(self._parquet.metadata.num_rows, 1)
-        rows_per_batch = max(self.block_bytes // 256, 1024)  # about a CSV block's worth of rows
         done = 0
         try:
-            for batch in self._parquet.iter_batches(batch_size=rows_per_batch, columns=self.columns):
+            for batch in self._parquet.iter_batches(batch_size=self.chunk_rows, columns=self.columns):
                 lines = np.arange(done + 1, done + batch.num_rows + 1, dtype=np.int64)
                 done += batch.num_rows
                 self.consumed = done / total
                 yield Chunk(batch, lines)
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"cannot read {self.path} after row {done}: {exc}") from exc
+
+
+def _gather(batches: list[pa.RecordBatch], numbers: list[np.ndarray], bad: list[BadRow], schema: pa.Schema
+            ) -> Chunk:
+    """One chunk of the gathered batches (which are then emptied, as is ``bad``)."""
+    combined = pa.Table.from_batches(batches, schema=schema).combine_chunks().to_batches()
+    batch = combined[0] if combined else pa.RecordBatch.from_pylist([], schema=schema)
+    lines = np.concatenate(numbers) if numbers else np.empty(0, dtype=np.int64)
+    chunk = Chunk(batch, lines, bad[:])
+    batches.clear()
+    numbers.clear()
+    bad.clear()
+    return chunk
 
 
 def _record_numbers(first: int, n: int, skipped: list[int]) -> tuple[np.ndarray, int]:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from models.importer.convert import Converter
 from models.importer.mapping import Mapping
 from models.importer.progress import Progress
-from models.importer.reader import BLOCK_BYTES, SourceFile
+from models.importer.reader import BLOCK_BYTES, CHUNK_ROWS, SourceFile
 from models.importer.summary import ImportSummary
 from models.importer.writer import HistoryWriter
 from portrisk.errors import DataError
@@ -39,17 +39,19 @@ class ImportResult:
 
 def import_history(source: str | Path, mapping: Mapping, out_dir: str | Path,
                    kind: Literal["csv", "parquet"] | None = None, max_bad_rows: int | None = None,
-                   progress: Progress | None = None, block_bytes: int = BLOCK_BYTES) -> ImportResult:
+                   progress: Progress | None = None, block_bytes: int = BLOCK_BYTES,
+                   chunk_rows: int = CHUNK_ROWS) -> ImportResult:
     """Import ``source`` (CSV or Parquet; by extension when ``kind`` is None) into ``out_dir``.
 
-    ``max_bad_rows`` overrides the mapping's limit. Raises ConfigError for a mapping that does not fit
+    ``max_bad_rows`` overrides the mapping's limit; ``block_bytes`` and ``chunk_rows`` size the reading
+    (see :mod:`models.importer.reader`). Raises ConfigError for a mapping that does not fit
     the file (naming the columns), DataError for an unreadable file, too many bad rows (with the first
     ones and their line numbers) or no importable row at all.
     """
     began = time.perf_counter()
     path = Path(source)
     kind = kind or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
-    reader = SourceFile(path, kind, mapping, block_bytes=block_bytes)
+    reader = SourceFile(path, kind, mapping, block_bytes=block_bytes, chunk_rows=chunk_rows)
     limit = mapping.source.max_bad_rows if max_bad_rows is None else max_bad_rows
     converter = Converter(mapping)
     summary = ImportSummary(limit)
