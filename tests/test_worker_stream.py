@@ -51,9 +51,9 @@ def payloads() -> list[bytes]:
 
 
 def settings_for(bootstrap: str, prefix: str, home: Path, **overrides: object) -> Settings:
-    fields: dict[str, object] = {"model_dir": MODEL_DIR, "max_batch": 300, **overrides}
-    return Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, partitions=3, home=home, ports=PORTS,
-                    metrics_port=0, **fields)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"model_dir": MODEL_DIR, "max_batch": 300, "ports": PORTS, **overrides}
+    return Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, partitions=3, home=home, metrics_port=0,
+                    **fields)  # type: ignore[arg-type]
 
 
 def run_in_process(settings: Settings, idle_exit_s: float = 4.0) -> WorkerMetrics:
@@ -99,21 +99,31 @@ def test_every_event_decided_once_bad_events_dead_lettered(kafka_bootstrap: str,
         assert base64.b64decode(d["original"]) in {raw for raw, _ in bad}
     assert sum(metrics.dlq.labels(reason)._value.get() for _, reason in bad) == len(bad)
 
-    # Recommendations are exactly the scan decisions, and at Rotterdam they track scan capacity on each
-    # simulated day (declarations filed after the last day thin out; those days are not judged).
+    # Recommendations are exactly the scan decisions, and model picks come with reasons.
     flags = [r for r in records if r["decision"] == "scan"]
     for port in PORTS:
         recommended = {orjson.loads(r.value)["event_id"] for r in read_topic(kafka_bootstrap,
                                                                              topics.recommendations(port.id))}
         assert recommended == {r["event_id"] for r in flags if r["port"] == port.id}
-    rotterdam = next(p for p in PORTS if p.id == "rotterdam")
-    per_day = Counter(r["event_time"][:10] for r in flags if r["port"] == "rotterdam")
-    days = sorted(per_day)[:DAYS]
-    for day in days[1:]:  # the first day starts from a cold threshold
-        assert 0.6 * rotterdam.capacity_per_day <= per_day[day] <= 1.4 * rotterdam.capacity_per_day, per_day
-    flags = [r for r in records if r["decision"] == "scan"]
     assert all(r["reasons"] for r in flags if r["selection"] == "model")
     assert_matches_offline(records, payloads)
+
+
+def test_flags_track_the_ports_scan_capacity(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+    # Capacity 30 a day at Rotterdam: large enough that chance alone moves a two-day count by ~13 %.
+    scale = 0.2
+    ports = scaled_ports(scale)
+    payloads = world_payloads(DEFAULT_PORTS, days=3, seed=8, scale=scale)
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path, ports=ports, max_batch=1000)
+    publish(settings, payloads)
+    run_in_process(settings)
+    flags = [r for r in decisions(kafka_bootstrap, settings) if r["decision"] == "scan"]
+    rotterdam = next(p for p in ports if p.id == "rotterdam")
+    per_day = Counter(r["event_time"][:10] for r in flags if r["port"] == "rotterdam")
+    # Day 1 starts from a cold threshold; declarations filed after day 3 thin out and are not judged.
+    judged = sum(per_day[day] for day in sorted(per_day)[1:3])
+    target = 2 * rotterdam.capacity_per_day
+    assert 0.65 * target <= judged <= 1.35 * target, per_day
 
 
 def _worker_process(settings: Settings, idle_exit: float | None = None) -> subprocess.Popen[str]:
