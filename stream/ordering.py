@@ -58,10 +58,13 @@ class OrderedInput:
         tps = list(assigned)
         heads = [(self._buffers[tp][0].timestamp, i, tp) for i, tp in enumerate(tps) if self._buffers.get(tp)]
         heapq.heapify(heads)
+        # Which partitions hold the rest back is worked out once, then updated only when a buffer runs dry:
+        # asking the client for positions per record would cost more than the records.
+        waiting = {tp for tp in tps if not self._buffers.get(tp) and not caught_up(tp)}
         out: list[tuple[TopicPartition, Any]] = []
         now = self._clock()
         while heads and len(out) < limit:
-            if any(not self._buffers.get(tp) and not caught_up(tp) for tp in tps):
+            if waiting:
                 if self._blocked_since is None:
                     self._blocked_since = now
                 if now - self._blocked_since < self.max_wait_s:
@@ -73,4 +76,6 @@ class OrderedInput:
             out.append((tp, buffer.popleft()))
             if buffer:
                 heapq.heappush(heads, (buffer[0].timestamp, i, tp))
+            elif not caught_up(tp):
+                waiting.add(tp)
         return out
