@@ -112,8 +112,8 @@ class Converter:
         table = pa.table({f.name: events[f.name] for f in self.schemas[0]}, schema=self.schemas[0]).filter(keep)
         outcomes = outcome.filter(pa.array(good & inspected))
         self._track_order(table.column("event_time"))
-        bad = chunk.bad + [BadRow(int(chunk.lines[i]), str(checks.reason[i]))
-                           for i in np.flatnonzero(~good) if checks.reason[i]]
+        bad = sorted(chunk.bad + [BadRow(int(chunk.lines[i]), str(checks.reason[i]))
+                                  for i in np.flatnonzero(~good) if checks.reason[i]], key=lambda b: b.line)
         filled = {f"extras.{k}": int(good.sum()) - v.filter(keep).null_count for k, v in extras.items()}
         return Converted(table, outcomes, bad, filled)
 
