@@ -133,12 +133,13 @@ def _typology_totals(ports: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     totals: dict[str, dict[str, float]] = {}
     for port in ports.values():
         for name, t in port["typologies"].items():
-            acc = totals.setdefault(name, {"illicit": 0, "model": 0.0, "legacy": 0.0, "oracle": 0.0})
+            who = [k.removesuffix("_recall") for k in t if k.endswith("_recall")]
+            acc = totals.setdefault(name, {"illicit": 0, **{w: 0.0 for w in who}})
             acc["illicit"] += t["illicit"]
-            for who in ("model", "legacy", "oracle"):
-                acc[who] += t[f"{who}_recall"] * t["illicit"]
+            for w in who:
+                acc[w] = acc.get(w, 0.0) + t[f"{w}_recall"] * t["illicit"]
     return {name: {"illicit": int(a["illicit"]),
-                   **{f"{who}_recall": a[who] / a["illicit"] for who in ("model", "legacy", "oracle")}}
+                   **{f"{w}_recall": v / a["illicit"] for w, v in a.items() if w != "illicit"}}
             for name, a in sorted(totals.items()) if a["illicit"]}
 
 
@@ -152,21 +153,30 @@ def format_report(report: Mapping[str, Any]) -> str:
              f"PR-AUC {report['pr_auc']:.3f} (oracle {report['oracle_pr_auc']:.3f}), ROC-AUC "
              f"{report['roc_auc']:.3f}, Brier {report['brier']:.5f}", ""]
     head = (f"{'port':<11}{'k/day':>6}{'illicit':>8}{'P@k':>7}{'R@k':>7}{'legacy':>8}{'policy':>8}{'random':>8}"
-            f"{'oracle':>8}{'xlegacy':>8}{'xrandom':>8}{'/oracle':>8}{'PR-AUC':>8}")
+            f"{'oracle':>8}{'decl.':>8}{'xlegacy':>8}{'xrandom':>8}{'/oracle':>8}{'/decl.':>8}{'PR-AUC':>8}")
     lines += ["precision and recall at each port's daily scan capacity (k)", head, "-" * len(head)]
     for port_id, p in report["ports"].items():
         lines.append(
             f"{port_id:<11}{p['capacity_per_day']:>6g}{p['illicit']:>8}{p['precision_at_capacity']:>7.1%}"
             f"{p['recall_at_capacity']:>7.1%}{p['legacy_precision_at_capacity']:>8.1%}"
             f"{p['legacy_policy_precision']:>8.1%}{p['random_precision_at_capacity']:>8.2%}"
-            f"{p['oracle_precision_at_capacity']:>8.1%}{_times(p['lift_over_legacy'])}"
-            f"{_times(p['lift_over_random'])}{_times(p['ratio_to_oracle'])}{p['pr_auc']:>8.3f}")
-    lines += ["", "legacy = containers the legacy rules selected; policy = rules plus their random share",
+            f"{p['oracle_precision_at_capacity']:>8.1%}{_share(p.get('declared_oracle_precision_at_capacity'))}"
+            f"{_times(p['lift_over_legacy'])}{_times(p['lift_over_random'])}{_times(p['ratio_to_oracle'])}"
+            f"{_times(p.get('ratio_to_declared_oracle'))}{p['pr_auc']:>8.3f}")
+    lines += ["", "legacy = containers the legacy rules selected; policy = rules plus their random share; decl. = "
+              "oracle on what the declarations show (p_declared)",
               "", "recall per typology at capacity (all ports)",
-              f"{'typology':<18}{'illicit':>8}{'model':>8}{'legacy':>8}{'oracle':>8}"]
+              f"{'typology':<18}{'illicit':>8}{'model':>8}{'legacy':>8}{'oracle':>8}{'decl.':>8}"]
     for name, t in report["typologies"].items():
         lines.append(f"{name:<18}{t['illicit']:>8}{t['model_recall']:>8.1%}{t['legacy_recall']:>8.1%}"
-                     f"{t['oracle_recall']:>8.1%}")
+                     f"{t['oracle_recall']:>8.1%}{_share(t.get('declared_oracle_recall'))}")
+    lines += ["", "rip-on/rip-off recall at capacity per port", f"{'port':<18}{'illicit':>8}{'model':>8}{'legacy':>8}"
+              f"{'oracle':>8}{'decl.':>8}"]
+    for port_id, p in report["ports"].items():
+        rip = p["typologies"].get("rip_on")
+        if rip:
+            lines.append(f"{port_id:<18}{rip['illicit']:>8}{rip['model_recall']:>8.1%}{rip['legacy_recall']:>8.1%}"
+                         f"{rip['oracle_recall']:>8.1%}{_share(rip.get('declared_oracle_recall'))}")
     lines += ["", "calibration (equal-count bins of the score; predicted = P(drugs found | inspected))",
               f"{'bin':>4}{'n':>9}{'predicted':>11}{'observed':>10}"]
     for i, b in enumerate(report["calibration"]):
@@ -176,6 +186,10 @@ def format_report(report: Mapping[str, Any]) -> str:
 
 def _times(value: float | None) -> str:
     return f"{'-':>8}" if value is None else f"{value:>7.2f}x"
+
+
+def _share(value: float | None) -> str:
+    return f"{'-':>8}" if value is None else f"{value:>8.1%}"
 
 
 def to_json(report: Mapping[str, Any]) -> str:

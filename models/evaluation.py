@@ -43,7 +43,8 @@ def container_table(events: pd.DataFrame, outcomes: pd.DataFrame, truth: pd.Data
     """One row per container first declared in ``[test_start, test_end]``.
 
     Columns: port, day (whole days since the first event's midnight), score (max over its
-    declarations), illicit, typology, p_illicit, legacy (rule-selected), random (selected at random).
+    declarations), illicit, typology, p_illicit, p_declared (NaN when the truth has none), legacy
+    (rule-selected), random (selected at random).
     """
     amends = events["amends_event_id"].astype(object) if "amends_event_id" in events else None
     key = events["event_id"].astype(object)
@@ -66,6 +67,8 @@ def container_table(events: pd.DataFrame, outcomes: pd.DataFrame, truth: pd.Data
     table["illicit"] = facts["illicit"].fillna(False).to_numpy(dtype=bool)
     table["typology"] = facts["typology"].astype(object).fillna("").to_numpy()
     table["p_illicit"] = facts["p_illicit"].fillna(0.0).to_numpy(dtype=float)
+    declared = facts["p_declared"] if "p_declared" in facts else pd.Series(np.nan, index=facts.index)
+    table["p_declared"] = declared.to_numpy(dtype=float)
     selection = outcomes.set_index("event_id")["selection"].astype(object)
     chosen = selection.reindex(table["key"]).to_numpy()
     table["legacy"] = chosen == "legacy"
@@ -79,24 +82,26 @@ def _port_report(part: pd.DataFrame, capacity: float) -> dict[str, Any]:
     k = np.full(group.max() + 1, round(capacity), dtype=np.int64)
     illicit = part["illicit"].to_numpy()
     score = part["score"].to_numpy()
-    model = at_capacity(top_k_mask(group, score, k), illicit)
-    oracle = at_capacity(top_k_mask(group, part["p_illicit"].to_numpy(), k), illicit)
-    legacy = at_capacity(part["legacy"].to_numpy(), illicit)
+    typology = part["typology"].to_numpy()
+    selections = {
+        "model": top_k_mask(group, score, k),
+        "legacy": part["legacy"].to_numpy(),
+        "oracle": top_k_mask(group, part["p_illicit"].to_numpy(), k),
+    }
+    declared = part["p_declared"].to_numpy() if "p_declared" in part else np.full(len(part), np.nan)
+    has_declared = not np.isnan(declared).any()
+    if has_declared:
+        selections["declared_oracle"] = top_k_mask(group, declared, k)
+    model, legacy, oracle = (at_capacity(selections[w], illicit) for w in ("model", "legacy", "oracle"))
     policy = at_capacity((part["legacy"] | part["random"]).to_numpy(), illicit)
     rand = random_precision(group, illicit, k)
-    selected = top_k_mask(group, score, k)
-    oracle_sel = top_k_mask(group, part["p_illicit"].to_numpy(), k)
-    typologies = sorted(t for t in part["typology"].unique() if t)
     per_typology = {}
-    for name in typologies:
-        of_type = part["typology"].to_numpy() == name
-        per_typology[name] = {
-            "illicit": int(of_type.sum()),
-            "model_recall": float((selected & of_type).sum() / of_type.sum()),
-            "legacy_recall": float((part["legacy"].to_numpy() & of_type).sum() / of_type.sum()),
-            "oracle_recall": float((oracle_sel & of_type).sum() / of_type.sum()),
-        }
-    return {
+    for name in sorted(t for t in part["typology"].unique() if t):
+        of_type = typology == name
+        per_typology[name] = {"illicit": int(of_type.sum()),
+                              **{f"{who}_recall": float((chosen & of_type).sum() / of_type.sum())
+                                 for who, chosen in selections.items()}}
+    report = {
         "capacity_per_day": capacity,
         "days": int(group.max() + 1),
         "containers": len(part),
@@ -110,12 +115,20 @@ def _port_report(part: pd.DataFrame, capacity: float) -> dict[str, Any]:
         "random_precision_at_capacity": rand,
         "oracle_precision_at_capacity": oracle.precision,
         "oracle_recall_at_capacity": oracle.recall,
+        "declared_oracle_precision_at_capacity": None,
         "lift_over_legacy": model.precision / legacy.precision if legacy.precision else None,
         "lift_over_random": model.precision / rand if rand else None,
         "ratio_to_oracle": model.precision / oracle.precision if oracle.precision else None,
+        "ratio_to_declared_oracle": None,
         "pr_auc": average_precision(score, illicit),
         "typologies": per_typology,
     }
+    if has_declared:
+        declared_oracle = at_capacity(selections["declared_oracle"], illicit)
+        report["declared_oracle_precision_at_capacity"] = declared_oracle.precision
+        if declared_oracle.precision:
+            report["ratio_to_declared_oracle"] = model.precision / declared_oracle.precision
+    return report
 
 
 def evaluate_table(table: pd.DataFrame, capacities: Mapping[str, float]) -> dict[str, Any]:

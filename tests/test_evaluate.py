@@ -77,6 +77,10 @@ def test_evaluate_command_prints_the_per_port_json(capsys: pytest.CaptureFixture
         assert port["oracle_precision_at_capacity"] >= port["random_precision_at_capacity"]
     rotterdam = report["ports"]["rotterdam"]
     assert rotterdam["capacity_per_day"] == pytest.approx(150 * 0.15)
+    # The oracle on declarations (hidden factors integrated out) is reported, and beats random selection.
+    declared = rotterdam["declared_oracle_precision_at_capacity"]
+    assert rotterdam["random_precision_at_capacity"] < declared
+    assert "declared_oracle_recall" in report["typologies"]["rip_on"]
     assert "rip_on" in report["typologies"]
     assert report["test_period"]["start"] == json.loads((small_model() / "card.json").read_text())[
         "extra"]["periods"]["valid_end"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,8 @@ def test_volume_shares_and_rates_are_plausible(world: World) -> None:
     assert s.legacy_precision > 4 * s.base_rate
     assert s.oracle_precision > 2 * s.legacy_precision
     assert s.oracle_precision < 0.6
-    assert 0 < s.legacy_hit_rate < s.legacy_precision  # not every load on an inspected container is found
+    # Not every load on an inspected container is found (rule selections; tips are far better informed).
+    assert 0 < s.rule_hit_rate < s.legacy_precision
 
 
 def test_inspections_match_capacity_with_a_random_share(world: World) -> None:
@@ -109,7 +111,10 @@ def test_inspections_match_capacity_with_a_random_share(world: World) -> None:
         expected = port.capacity_per_day * 0.1 * 21
         assert s.ports[port.id].inspected == pytest.approx(expected, rel=0.25, abs=3), port.id
     assert s.random_inspections / s.inspected == pytest.approx(0.1, abs=0.04)
-    assert set(world.outcomes["selection"]) == {"legacy", "random"}
+    assert s.tip_inspections / s.inspected == pytest.approx(0.05, abs=0.03)
+    assert set(world.outcomes["selection"]) == {"legacy", "random", "rule"}  # rule: intelligence-led
+    tips = world.outcomes["selection"] == "rule"
+    assert (world.outcomes.loc[tips, "result"] == "drugs").mean() > 3 * s.rule_hit_rate  # tips are informed
     assert world.outcomes["event_id"].isin(world.events["event_id"]).all()
 
 
@@ -142,15 +147,42 @@ def test_drift_route_appears_mid_period(world: World) -> None:
 
 
 def test_truth_is_not_reachable_from_events_or_outcomes() -> None:
-    """Changing the truth's parameters changes no event and no selection: nothing leaks from truth."""
-    low = generate_world(make_config(days=5, seed=2, scale=0.03, base_rate=0.003))
-    high = generate_world(make_config(days=5, seed=2, scale=0.03, base_rate=0.03))
+    """With static rules and no tip-offs, changing the truth's parameters changes no event and no selection."""
+    fixed = {"days": 5, "seed": 2, "scale": 0.03, "adaptive_rules": False, "intelligence_share": 0.0}
+    low = generate_world(make_config(base_rate=0.003, **fixed))
+    high = generate_world(make_config(base_rate=0.03, **fixed))
     pd.testing.assert_frame_equal(low.events, high.events)
     pd.testing.assert_series_equal(low.outcomes["event_id"], high.outcomes["event_id"])
     assert low.truth["illicit"].sum() < high.truth["illicit"].sum()
     for frame in (low.events, low.outcomes):
-        assert not set(frame.columns) & {"illicit", "typology", "p_illicit", "irregular"}
+        assert not set(frame.columns) & {"illicit", "typology", "p_illicit", "p_declared", "irregular"}
     assert not any(low.events["extras"].map(bool))
+
+
+def test_adaptive_rules_learn_only_from_findings_already_made() -> None:
+    """The analysts' rules use the truth only through findings: until the first day on which the two
+    worlds' known findings differ, their selections are the same; the events never differ."""
+    fixed = {"days": 12, "seed": 2, "scale": 0.1, "intelligence_share": 0.0}
+    low = generate_world(make_config(base_rate=0.003, **fixed))
+    high = generate_world(make_config(base_rate=0.03, **fixed))
+    pd.testing.assert_frame_equal(low.events, high.events)
+
+    def known_by_day(world: World) -> list[frozenset[str]]:
+        found = world.outcomes[world.outcomes["result"] == "drugs"]
+        day = (found["inspected_at"] - pd.Timestamp("2024-01-01", tz="UTC")).dt.days
+        return [frozenset(found.loc[day < d, "event_id"]) for d in range(12)]
+
+    first = next(d for d, (a, b) in enumerate(zip(known_by_day(low), known_by_day(high), strict=True)) if a != b)
+    filed = low.events.set_index("event_id")["event_time"]
+
+    def selected_before(world: World) -> set[str]:
+        ids = world.outcomes["event_id"]
+        return set(ids[(filed.reindex(ids).to_numpy() < pd.Timestamp("2024-01-01", tz="UTC")
+                        + pd.Timedelta(days=first))])
+
+    assert first >= 1
+    assert selected_before(low) == selected_before(high)
+    assert set(low.outcomes["event_id"]) != set(high.outcomes["event_id"])
 
 
 def test_world_directory_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -194,3 +226,40 @@ def test_a_world_without_air_or_drift_still_reaches_its_base_rate() -> None:
     assert world.summary.typologies["drift"] == 0
     assert world.summary.base_rate == pytest.approx(0.004, rel=0.35)
     assert np.isin(world.events["mainport"].unique(), ["rotterdam"]).all()
+
+
+def test_declared_probability_is_the_truth_given_the_declarations(world: World) -> None:
+    """p_declared integrates the hidden factors out: same mean as p_illicit, and a weaker oracle."""
+    truth, s = world.truth, world.summary
+    assert truth["p_declared"].mean() == pytest.approx(truth["p_illicit"].mean(), rel=0.1)
+    assert np.corrcoef(truth["p_declared"], truth["p_illicit"])[0, 1] > 0.5
+    assert s.random_precision < s.declared_oracle_precision <= s.oracle_precision
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.9])
+def test_expected_capped_matches_a_monte_carlo_estimate(sigma: float) -> None:
+    from models.world.declared import expected_capped, normal_cdf
+    from models.world.typologies import CAP
+
+    x = np.linspace(-4, 4, 81)
+    assert np.allclose(normal_cdf(x), [0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x], atol=2e-7)
+    a = np.array([0.0, 0.01, 0.2, 0.5, 3.0])
+    z = np.random.default_rng(0).lognormal(0.0, sigma, 400_000)
+    simulated = [np.minimum(CAP, v * z).mean() for v in a]
+    assert np.allclose(expected_capped(a, sigma), simulated, rtol=0.01, atol=1e-6)
+
+
+def test_analysts_sample_a_new_route_some_days_after_it_appears() -> None:
+    """Before the route watch's rule, the static rules hardly look at the new route; after it, they sample it."""
+    from models.world.analysts import ROUTE_RULE_DELAY_DAYS, ROUTE_SAMPLE_RATE
+
+    world = generate_world(make_config(days=40, seed=1, scale=0.1, drift_day=10, intelligence_share=0.0))
+    originals = world.events[~world.events["is_amendment"]]
+    new_route = (originals["transshipment_ports"].map(lambda r: "PTSIE" in r)
+                 & originals["port_of_loading"].isin(["ECGYE", "ECPBO", "COBUN", "PECLL", "CLSAI"]))
+    day = (originals["event_time"] - pd.Timestamp("2024-01-01", tz="UTC")).dt.days
+    by_rules = originals["event_id"].isin(world.outcomes.loc[world.outcomes["selection"] == "legacy", "event_id"])
+    in_force = 10 + ROUTE_RULE_DELAY_DAYS + 2  # noticed within a day or two of the route's start
+    before = by_rules[new_route & (day < 10 + ROUTE_RULE_DELAY_DAYS)].mean()
+    after = by_rules[new_route & (day >= in_force)].mean()
+    assert after > max(3 * before, 0.6 * ROUTE_SAMPLE_RATE)

@@ -8,7 +8,11 @@
     manifests   the declarations as columns (declared and hidden)
     amendments  honest corrections and late amendments
     typologies  rip-on/rip-off, front companies, route laundering, drift → p_illicit, illicit
-    legacy      weighted-rule selection with a random share at each port's capacity → inspections
+    declared    p_declared: the probability given only what the declarations show
+    legacy      the static weighted rules, one day's selection at capacity, inspection results
+    analysts    the rules' adaptation: new-route sampling, seizure-led rules, watchlists
+    intelligence tip-offs naming (mostly the wrong) containers of a loaded vessel call
+    selection   the day-by-day loop: tips, route samples, rules, random share → inspections
     generator   World: events, outcomes, truth frames; summary: WorldSummary
     writer      the world directory (Parquet + world.json)
     cli         `portrisk simulate` and simulate()

@@ -9,6 +9,12 @@ Defaults and why:
   and the research finding that a random share keeps selection stable under drift.
 - ``typology_shares``: what fraction of the illicit containers each smuggling method accounts for.
 - ``drift_day``: the day a new route and method (South America via Sines, dry cargo) comes into use.
+- ``intelligence_share`` 5 % of each port's scans follow tip-offs, which name a loaded container with
+  probability ``tip_precision`` 0.3 and otherwise another box of the same vessel call
+  (:mod:`models.world.intelligence`). Intelligence-led finds are a large part of real seizures; the
+  share and precision are assumptions, not published figures.
+- ``adaptive_rules``: the analysts watch new routings and react to seizures (:mod:`models.world.analysts`);
+  off, the legacy rules are static and the selection never depends on the truth.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ class WorldConfig(BaseModel):
     start: datetime = Field(default=datetime(2024, 1, 1, tzinfo=UTC), description="first day, 00:00 UTC")
     ports: tuple[PortConfig, ...] = DEFAULT_PORTS
     random_share: float = Field(default=0.1, ge=0, le=1, description="share of scans drawn at random")
+    intelligence_share: float = Field(default=0.05, ge=0, le=0.5, description="share of scans on tip-offs")
+    tip_precision: float = Field(default=0.3, ge=0, le=1, description="share of tips naming the loaded box")
+    adaptive_rules: bool = Field(default=True, description="analysts' rules learn from routes and seizures")
     amendment_rate: float = Field(default=0.04, ge=0, le=0.5, description="legitimate amendment rate")
     drift_day: int | None = Field(default=None, ge=0, description="day the new route starts; None: days // 2")
     typology_shares: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SHARES))
@@ -55,6 +64,8 @@ class WorldConfig(BaseModel):
             raise ValueError("typology_shares must be non-negative and sum to 1")
         if any(not 0 <= v <= 1 for v in self.detection.values()):
             raise ValueError("detection probabilities must lie in [0, 1]")
+        if self.random_share + self.intelligence_share > 1:
+            raise ValueError("random_share and intelligence_share together exceed the capacity")
         if not any(p.mode == "sea" for p in self.ports):
             raise ValueError("the world needs at least one sea port")
         ids = [p.id for p in self.ports]

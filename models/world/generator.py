@@ -16,13 +16,13 @@ from features.identifiers import zero_pad
 from models.world.amendments import draw_amendments
 from models.world.catalogue import COMMODITIES, ORIGINS
 from models.world.config import WorldConfig
-from models.world.legacy import inspect, select
 from models.world.manifests import Draft, draft_manifests
 from models.world.parties import Parties, make_parties
+from models.world.selection import RNG_STREAMS, select_and_inspect
 from models.world.summary import WorldSummary, summarise
 from models.world.typologies import draw_truth
 
-TRUTH_COLUMNS = ("event_id", "illicit", "typology", "p_illicit", "irregular")
+TRUTH_COLUMNS = ("event_id", "illicit", "typology", "p_illicit", "p_declared", "irregular")
 
 
 @dataclass(frozen=True)
@@ -109,14 +109,14 @@ def _events(config: WorldConfig, parties: Parties, draft: Draft,
 
 def generate_world(config: WorldConfig) -> World:
     """Simulate ``config.days`` days at the configured mainports (see :mod:`models.world`)."""
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(6)]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(4 + RNG_STREAMS)]
     parties = make_parties(config, rngs[0])
     draft = draft_manifests(config, parties, rngs[1])
     legit_consignees = parties.consignee_weight * ~parties.consignee_front
     amend = draw_amendments(draft, config.amendment_rate, legit_consignees, rngs[2])
     truth = draw_truth(draft, config, rngs[3])
-    by_rule, at_random = select(draft, config, rngs[4])
-    found = inspect(draft, truth, by_rule, at_random, config, rngs[5])
+    inspections = select_and_inspect(draft, truth, config, rngs[4:])
+    found = inspections.found
     events, container_of_event, position = _events(config, parties, draft, amend)
 
     # Truth per event: amendments inherit their container's.
@@ -125,6 +125,7 @@ def generate_world(config: WorldConfig) -> World:
         "illicit": truth["illicit"][container_of_event],
         "typology": _strings(truth["typology"][container_of_event]),
         "p_illicit": truth["p_illicit"][container_of_event],
+        "p_declared": truth["p_declared"][container_of_event],
         "irregular": truth["irregular"][container_of_event],
     })
 
@@ -146,5 +147,5 @@ def generate_world(config: WorldConfig) -> World:
     })
     if tuple(outcomes.columns) != OUTCOME_FIELDS:
         raise RuntimeError(f"outcomes columns {list(outcomes.columns)} differ from {OUTCOME_FIELDS}")
-    summary = summarise(config, draft, truth, by_rule, at_random, found, events)
+    summary = summarise(config, draft, truth, inspections, events)
     return World(config=config, events=events, outcomes=outcomes, truth=truth_frame, summary=summary)

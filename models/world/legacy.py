@@ -1,10 +1,12 @@
-"""The legacy selection policy that decided which containers were inspected in the simulated past.
+"""The legacy rules that decided which containers were inspected in the simulated past, and inspections.
 
-Modelled on weighted-rule targeting (CBP ATS, ASYCUDA selectivity): analysts' rules add up points for
+Modelled on weighted-rule targeting (CBP ATS, ASYCUDA selectivity): static rules add up points for
 a country list, perishables, Caribbean transshipment, new shippers and low declared values; officers'
 discretion adds noise; each port scans the day's top-scoring containers up to its capacity, and a
-``random_share`` of the capacity is drawn at random for quality control. The rules see only declared
-data and the stream's own history — never the truth — and know nothing of the drift route.
+``random_share`` of the capacity is drawn at random for quality control. The static rules see only
+declared data and the stream's own history — never the truth — and know nothing of the drift route;
+the analysts' adaptive rules (:mod:`models.world.analysts`) add points from route statistics and
+findings, and the day-by-day loop lives in :mod:`models.world.selection`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from features.identifiers import zero_pad
-from models.world.arrivals import stochastic_round
 from models.world.catalogue import COMMODITIES, COMMODITY_INDEX, ORIGINS
 from models.world.config import WorldConfig
 from models.world.manifests import Draft
@@ -55,22 +56,26 @@ def rank_within(group: np.ndarray, priority: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def select(draft: Draft, config: WorldConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the originals selected by the rules and at random, at each port's daily capacity."""
-    group = draft["port"] * config.days + draft["day"].astype(np.int64)
-    capacity = np.array([p.capacity_per_day for p in config.ports], dtype=float) * config.scale
-    k = stochastic_round(np.repeat(capacity, config.days), rng)
-    k_random = stochastic_round(k * config.random_share, rng)
-    by_rule = rank_within(group, rule_score(draft, rng)) < (k - k_random)[group]
-    lottery = np.where(by_rule, -1.0, rng.random(group.size))
-    at_random = ~by_rule & (rank_within(group, lottery) < k_random[group])
-    return by_rule, at_random
+def select_day(score: np.ndarray, rows: np.ndarray, port: np.ndarray, k: np.ndarray, k_random: np.ndarray,
+               forced: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rule- and randomly selected rows among one day's ``rows`` (``score``: theirs, in the same order).
+
+    ``k`` and ``k_random`` are the day's scans and random scans per port index; the ``forced`` rows
+    (tips, route samples) are taken already and use up scans first.
+    """
+    free = ~np.isin(rows, forced)
+    rows, score = rows[free], score[free]
+    group = port[rows]
+    k_rule = np.maximum(k - k_random - np.bincount(port[forced], minlength=k.size), 0)
+    ranked = rank_within(group, score) < k_rule[group]
+    lottery = np.where(ranked, -1.0, rng.random(rows.size))
+    drawn = ~ranked & (rank_within(group, lottery) < k_random[group])
+    return rows[ranked], rows[drawn]
 
 
-def inspect(draft: Draft, truth: dict[str, np.ndarray], by_rule: np.ndarray, at_random: np.ndarray,
+def inspect(draft: Draft, truth: dict[str, np.ndarray], rows: np.ndarray, selection: np.ndarray,
             config: WorldConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """What the inspections of the selected containers found: columns per inspection (row = original)."""
-    rows = np.flatnonzero(by_rule | at_random)
+    """What the inspections of ``rows`` (selected as ``selection``) found: columns per inspection."""
     typology = truth["typology"][rows]
     detect_p = np.array([config.detection.get(t, 0.0) for t in typology])
     found_drugs = truth["illicit"][rows] & (rng.random(rows.size) < detect_p)
@@ -81,7 +86,7 @@ def inspect(draft: Draft, truth: dict[str, np.ndarray], by_rule: np.ndarray, at_
     inspector = zero_pad(rng.integers(1, 40, rows.size), 2)
     port_tag = np.array([p.id[:3] for p in config.ports])[draft["port"][rows]]
     return {
-        "row": rows, "result": result, "selection": np.where(by_rule[rows], "legacy", "random"),
+        "row": rows, "result": result, "selection": selection,
         "inspected_s": np.floor(draft["eta_s"][rows] + delay),
         "inspector_id": np.char.add(np.char.add(port_tag, "-"), inspector),
     }

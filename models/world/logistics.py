@@ -3,6 +3,10 @@ identifiers they carry (container and ULD numbers, bills of lading, air waybills
 
 Liner services call weekly at each mainport on a fixed weekday and hour, rotating their vessels, so all
 containers on one call share vessel, voyage and ETA — as in a real stowage. Flights are daily.
+
+Hidden exposure to rip-on/rip-off is that of the service — the terminals it loads and discharges at,
+where insiders work (log-normal, ``SERVICE_SIGMA``) — times that of the vessel's crew (``CREW_SIGMA``).
+Both persist across calls: a vessel's or a lane's inspection record carries them, as it does in reality.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ HUBS: tuple[str, ...] = tuple(sorted({h for routes in REGION_ROUTES.values() for
 HUB_CODE = {h: i for i, h in enumerate(HUBS)}
 NO_HUB = -1
 SLOTS = 3  # at most three transshipments: up to two on the lane plus a feeder
+SERVICE_SIGMA, CREW_SIGMA = 0.6, 0.3
+EXPOSURE_SIGMA = float(np.hypot(SERVICE_SIGMA, CREW_SIGMA))  # of the product, a log-normal too
 
 
 def route_slots(region: np.ndarray, option: np.ndarray) -> np.ndarray:
@@ -75,7 +81,7 @@ class Fleet:
     imo: np.ndarray  # (origins, services, VESSELS_PER_SERVICE) IMO numbers as strings
     phase_s: np.ndarray  # (origins, services): offset of the call within the week (sea) / day (air)
     voyage_base: np.ndarray  # (origins, services)
-    vessel_risk: np.ndarray  # hidden: (origins, services, VESSELS_PER_SERVICE) crew/terminal exposure
+    vessel_risk: np.ndarray  # hidden: (origins, services, VESSELS_PER_SERVICE) terminal x crew exposure
 
 
 def make_fleet(rng: np.random.Generator) -> Fleet:
@@ -86,8 +92,10 @@ def make_fleet(rng: np.random.Generator) -> Fleet:
     stems = rng.choice(np.arange(900_000, 999_999), size=shape[0] * shape[1] * VESSELS_PER_SERVICE, replace=False)
     imo = np.array([imo_number(int(s)) for s in stems]).reshape(*shape, VESSELS_PER_SERVICE)
     phase = np.where(is_air, rng.uniform(0, DAY_S, shape), rng.uniform(0, WEEK_S, shape))
+    service_risk = rng.lognormal(0.0, SERVICE_SIGMA, shape)
+    crew_risk = rng.lognormal(0.0, CREW_SIGMA, (*shape, VESSELS_PER_SERVICE))
     return Fleet(operator=operator, imo=imo, phase_s=np.floor(phase), voyage_base=rng.integers(0, 1000, shape),
-                 vessel_risk=rng.lognormal(0.0, 0.7, (*shape, VESSELS_PER_SERVICE)))
+                 vessel_risk=service_risk[..., None] * crew_risk)
 
 
 def schedule(fleet: Fleet, origin: np.ndarray, service: np.ndarray, port: np.ndarray, t: np.ndarray,

@@ -4,7 +4,7 @@ Layout of a world directory::
 
     events.parquet        ManifestEvent fields, event-time order (what the stream sees)
     outcomes.parquet      InspectionOutcome fields, inspection-time order (labels, biased by selection)
-    truth/truth.parquet   event_id, illicit, typology, p_illicit, irregular (evaluation only)
+    truth/truth.parquet   event_id, illicit, typology, p_illicit, p_declared, irregular (evaluation only)
     world.json            the config and the summary
 
 Truth sits in its own folder so that a training job can be given the directory without it. ``extras``
