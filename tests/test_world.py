@@ -231,9 +231,15 @@ def test_a_world_without_air_or_drift_still_reaches_its_base_rate() -> None:
 def test_declared_probability_is_the_truth_given_the_declarations(world: World) -> None:
     """p_declared integrates the hidden factors out: same mean as p_illicit, and a weaker oracle."""
     truth, s = world.truth, world.summary
-    assert truth["p_declared"].mean() == pytest.approx(truth["p_illicit"].mean(), rel=0.1)
+    assert truth["p_declared"].mean() == pytest.approx(truth["p_illicit"].mean(), rel=0.05)
     assert np.corrcoef(truth["p_declared"], truth["p_illicit"])[0, 1] > 0.5
-    assert s.random_precision < s.declared_oracle_precision <= s.oracle_precision
+    assert s.random_precision < s.declared_oracle_precision
+    # In expectation no ranking beats the truth's: per port and day, the 10 highest p_illicit carry more
+    # probability than the 10 highest p_declared (realised precisions may cross by chance).
+    frame = truth.assign(port=world.events["mainport"], day=world.events["event_time"].dt.day)
+    expected = {by: frame.sort_values(by, ascending=False).groupby(["port", "day"]).head(10)["p_illicit"].sum()
+                for by in ("p_illicit", "p_declared")}
+    assert expected["p_declared"] < expected["p_illicit"]
 
 
 @pytest.mark.parametrize("sigma", [0.3, 0.9])

@@ -5,14 +5,16 @@ simulator can know at declaration time. ``p_declared`` is the conditional expect
 given the declared facts, with the hidden factors integrated out exactly
 (:mod:`models.world.typologies`):
 
-- per-container noise and the service/crew exposure are log-normal and independent of the declarations;
+- per-container noise is log-normal and independent of the declarations;
+- the service/crew exposure is averaged over the vessels serving the container's port of loading,
+  weighted by their traffic (the declared vessel's own exposure is what only history could reveal);
 - the front role is replaced by its share among the containers with the same declared traces: new
   shipper, source lane, misfit weight, undervaluation, first-time commodity, unusual route, late
   amendment, air or sea.
 
-For a typology with declared part ``d``, scale ``c`` and hidden log-normal factor ``Z`` (log-sd ``s``),
-``E[min(CAP, c d Z)]`` has a closed form; given the front role the typologies are independent, so
-``p_declared = q P(loaded | front) + (1 - q) P(loaded | no front)``.
+For a typology with declared part ``d``, scale ``c`` and log-normal noise ``Z`` (log-sd ``s``),
+``E[min(CAP, c d Z)]`` has a closed form (rip-on: averaged over the exposures as well); given the front
+role the typologies are independent, so ``p_declared = q P(loaded | front) + (1 - q) P(loaded | no front)``.
 
 An oracle ranking by ``p_declared`` is what a perfect analyst with the generator's formulas but no
 history could do. A model can beat it where history reveals hidden factors (a vessel's record, a front's
@@ -24,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 
 from models.world.catalogue import ORIGINS
-from models.world.logistics import EXPOSURE_SIGMA
 from models.world.manifests import Draft
 from models.world.typologies import CAP, NOISE_SIGMA, combine
 
@@ -64,14 +65,28 @@ def front_share(draft: Draft) -> np.ndarray:
     return (fronts / counts)[group]
 
 
+def _rip_on(a: np.ndarray, draft: Draft, sigma: float) -> np.ndarray:
+    """E[min(CAP, a * exposure * noise)], the exposure averaged over the origin's vessels by traffic."""
+    out = np.zeros(a.size)
+    origin, exposure = draft["origin"], draft["vessel_risk"]
+    for code in np.unique(origin):
+        rows = np.flatnonzero(origin == code)
+        values, counts = np.unique(exposure[rows], return_counts=True)
+        for value, weight in zip(values, counts / rows.size, strict=True):
+            out[rows] += weight * expected_capped(a[rows] * value, sigma)
+    return out
+
+
 def declared_probability(draft: Draft, declared: dict[str, np.ndarray], scales: dict[str, float]) -> np.ndarray:
     """``p_declared`` per original declaration (see the module docstring)."""
-    sigma = {name: float(np.hypot(EXPOSURE_SIGMA, s)) if name == "rip_on" else s for name, s in NOISE_SIGMA.items()}
     gates = {True: {"rip_on": 0.0, "front_company": 1.0}, False: {"rip_on": 1.0, "front_company": 0.0}}
 
     def loaded(front: bool) -> np.ndarray:
-        return combine({name: expected_capped(scales[name] * declared[name] * gates[front].get(name, 1.0),
-                                              sigma[name]) for name in NOISE_SIGMA})
+        probs = {}
+        for name, sigma in NOISE_SIGMA.items():
+            a = scales[name] * declared[name] * gates[front].get(name, 1.0)
+            probs[name] = _rip_on(a, draft, sigma) if name == "rip_on" else expected_capped(a, sigma)
+        return combine(probs)
 
     q = front_share(draft)
     return q * loaded(True) + (1.0 - q) * loaded(False)

@@ -4,6 +4,10 @@ Volumes follow a Pareto law (a few large shippers send most containers, most sen
 parties trade throughout; some enter during the period, and a small share of the new ones are front
 companies: a new shipper and a new consignee set up together, active for a few weeks, mostly on the
 cocaine source lanes. Whether a party is a front is hidden truth: it never reaches the events.
+
+New parties arrive at a steady rate per day (``NEW_SHARE`` of a 30-day world's population enters over
+its 90-day entry window), so a longer world has more of them — and as many fronts per day, so the
+typologies keep their configured shares whatever the world's length.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ NEVER = 1e9  # an entry day before (or exit day after) any simulated day
 PARETO_SHAPE = 1.2  # ~80 % of containers from ~20 % of shippers
 CONSIGNEE_COUNTRIES = (("NL", 0.75, 9), ("BE", 0.10, 10), ("DE", 0.10, 12), ("FR", 0.03, 11), ("PL", 0.02, 10))
 SERVICES_PER_ORIGIN = 3
+NEW_SHARE, REFERENCE_WINDOW_DAYS = 0.18, 90.0  # new parties of a 30-day world, which enter over 90 days
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,10 @@ def make_parties(config: WorldConfig, rng: np.random.Generator) -> Parties:
     origin_volume = np.array([o.volume for o in ORIGINS])
     source = np.array([o.source_risk >= 1.0 for o in ORIGINS])
 
-    n_sea = max(300, round(30_000 * config.scale))
-    n_air = max(60, round(6_000 * config.scale)) if (~sea_ports).any() else 0
+    entry_window = (days + 60) / REFERENCE_WINDOW_DAYS  # relative to a 30-day world's
+    growth = (1 - NEW_SHARE) + NEW_SHARE * entry_window
+    n_sea = max(300, round(30_000 * config.scale * growth))
+    n_air = max(60, round(6_000 * config.scale * growth)) if (~sea_ports).any() else 0
     n = n_sea + n_air
     is_air = np.arange(n) >= n_sea
 
@@ -86,8 +93,8 @@ def make_parties(config: WorldConfig, rng: np.random.Generator) -> Parties:
         candidates = np.flatnonzero(origins_mode == mode)
         origin[mask] = candidates[_draw(rng, origin_volume[candidates], int(mask.sum()))]
 
-    # Entry: 82 % trade throughout; the rest appear from 60 days before the period to its end.
-    new = rng.random(n) < 0.18
+    # Entry: most trade throughout; the rest appear from 60 days before the period to its end.
+    new = rng.random(n) < NEW_SHARE * entry_window / growth
     entry = np.where(new, rng.uniform(-60, days, n), -NEVER)
     exit_day = np.full(n, NEVER)
     # Fronts: about one new sea shipper in seven, mostly set up on the source lanes, active 3-8 weeks.
