@@ -117,7 +117,8 @@ def test_values_are_converted_to_the_contract_not_invented(frame: pd.DataFrame, 
     assert np.allclose(events["gross_weight_kg"], world["gross_weight_kg"], atol=0.05)
     assert np.allclose(events["declared_value_eur"], world["declared_value_eur"], atol=0.005)
     assert list(events["transshipment_ports"]) == list(world["transshipment_ports"])
-    assert events["goods_description"].iloc[0] == "frésh bananas"  # Latin-1 decoded
+    accented = world["goods_description"].iloc[0].replace("e", "é", 1)  # admin_frame accents every tenth row
+    assert "é" in accented and events["goods_description"].iloc[0] == accented  # Latin-1 decoded
     # Not mapped: absent, so replay reads them as missing.
     for absent in ("eta", "vessel_imo", "is_amendment", "amends_event_id", "notify_party_id", "bill_of_lading"):
         assert absent not in events.columns
