@@ -165,6 +165,10 @@ def test_every_dashboard_and_rule_query_returns_data(stack: Stack, kafka_bootstr
         return len({r["event_id"] for r in records}) >= len(payloads)
 
     assert wait_for(all_decided, 240, every_s=2), f"{len(records)} of {len(payloads)} decided"
+    # A rate needs a sample from before the change: Prometheus must hold the worker's outcome counters at
+    # zero before the first outcome (a busy worker can miss one-second scrapes on a loaded machine).
+    assert wait_for(lambda: prom.value("sum(portrisk_inspection_outcomes_total)") == 0, 60, every_s=1), \
+        prom.query('up{job="portrisk-worker"}')
     posted = _post_outcomes(api, records)
     _api_traffic(api, records, payloads[0])
 
@@ -174,15 +178,28 @@ def test_every_dashboard_and_rule_query_returns_data(stack: Stack, kafka_bootstr
             'sum(up{job=~"portrisk-worker|portrisk-api"})': 2}
     assert wait_for(lambda: all(prom.value(q) == n for q, n in want.items()), 120, every_s=1), \
         {q: prom.value(q) for q in want}
-    time.sleep(5)  # a few more scrapes and rule evaluations after the last change
-
-    # The hit rate per port and selection reason is exactly what the inspectors reported.
+    # The hit rate per port and selection reason is exactly what the inspectors reported, once the recording
+    # rules have been evaluated over the last scrape (rule evaluation can lag scrapes on a loaded machine).
+    expected: dict[tuple[str, str], float] = {}
     for (port, selection) in {(p, s) for p, s, _ in posted}:
         total = sum(n for (p, s, _), n in posted.items() if (p, s) == (port, selection))
         hits = sum(n for (p, s, r), n in posted.items() if (p, s) == (port, selection) and r != "no_finding")
-        got = prom.value(f'port_selection:portrisk_inspection_hit_ratio:ratio7d{{port="{port}", '
-                         f'selection="{selection}"}}')
-        assert got is not None and abs(got - hits / total) < 1e-6, (port, selection, got, hits, total)
+        expected[(port, selection)] = hits / total
+
+    def hit_ratios() -> dict[tuple[str, str], float | None]:
+        return {(port, selection): prom.value(f'port_selection:portrisk_inspection_hit_ratio:ratio7d{{port="{port}", '
+                                              f'selection="{selection}"}}') for port, selection in expected}
+
+    def reported() -> bool:
+        got = hit_ratios()
+        return all((value := got[key]) is not None and abs(value - want) < 1e-6 for key, want in expected.items())
+
+    assert wait_for(reported, 60, every_s=1), (expected, hit_ratios(), [
+        (q, prom.query(q)) for q in ('portrisk_inspection_outcomes_total{port="rotterdam"}',
+                                     'increase(portrisk_inspection_outcomes_total{port="rotterdam"}[7d])',
+                                     'port_selection:portrisk_inspection_outcomes:increase7d',
+                                     'portrisk_inspection_outcomes_total{port="rotterdam"}[1h]')])
+    time.sleep(3)  # a few more scrapes and rule evaluations after the last change, for the queries below
 
     rules = httpx.get(f"{prom.url}/api/v1/rules", timeout=30).json()["data"]["groups"]
     broken = [(r["name"], r.get("lastError")) for g in rules for r in g["rules"] if r.get("health") == "err"]
