@@ -14,8 +14,9 @@ import math
 from collections.abc import Mapping
 
 from features.config import FeatureConfig
-from features.event import NAN, SECONDS_PER_DAY, EventLike, ExtraValue, party
-from features.tables import ReferenceTables
+from features.event import NAN, SECONDS_PER_DAY, EventLike, ExtraValue
+from features.memo import remember
+from features.tables import PartyProfile, ReferenceTables
 
 PARTY_SUFFIXES = ("novel", "age_days", "volume_log", "finding_rate")
 
@@ -31,16 +32,25 @@ def party_names(config: FeatureConfig) -> tuple[str, ...]:
     return tuple(names)
 
 
+# A party's memoised profile: first seen (None for a party the tables never saw), log volume, rate.
+_Profile = tuple[float | None, float, float]
+
+
 class PartyFeatures:
     """Computes :func:`party_names` for one event from the tables (no state)."""
 
-    __slots__ = ("_extras", "_prior", "_profiles")
+    __slots__ = ("_extras", "_prior", "_roles")
 
     def __init__(self, tables: ReferenceTables) -> None:
         """Bind the lookup tables of each configured role and extra once, not per event."""
         config = tables.config
         self._prior = tables.prior
-        self._profiles = [(role.field, tables.parties[role.name]) for role in config.party_roles]
+        # Per role: the event attribute holding its id, or the extras key (see features.event.party),
+        # the role's profiles, and a memo of them keyed by party id.
+        self._roles: list[tuple[str, str | None, dict[str, PartyProfile], dict[str, _Profile]]] = [
+            (role.field, role.field[7:] if role.field.startswith("extras.") else None, tables.parties[role.name], {})
+            for role in config.party_roles
+        ]
         self._extras = [
             (e.key, e.kind == "numeric", tables.encodings.get(f"extra_{e.key}", {})) for e in config.extras
         ]
@@ -48,19 +58,34 @@ class PartyFeatures:
     def compute(self, event: EventLike, t: float, out: list[float]) -> None:
         """Append the values for ``event`` at ``t`` (POSIX seconds) to ``out``."""
         prior = self._prior
-        for field, profiles in self._profiles:
-            party_id = party(event, field)
-            if party_id is None:
+        for attribute, extra_key, profiles, memo in self._roles:
+            # Inlined features.event.party: an id is a non-empty value, a string when it is an extra.
+            if extra_key is None:
+                party_id = getattr(event, attribute, None)
+            else:
+                extras = event.extras
+                party_id = extras.get(extra_key) if extras else None
+                if not isinstance(party_id, str):
+                    party_id = None
+            if not party_id:
                 out.extend((NAN, NAN, NAN, NAN))
                 continue
-            profile = profiles.get(party_id)
-            if profile is None:
+            known = memo.get(party_id)
+            if known is None:
+                known = _profile(profiles, memo, party_id)
+            first_seen, volume_log, rate = known
+            if first_seen is None:
                 out.extend((1.0, NAN, 0.0, prior))
             else:
-                first_seen, volume, rate = profile
-                out.extend((0.0, max(t - first_seen, 0.0) / SECONDS_PER_DAY, math.log1p(volume), rate))
+                out.extend((0.0, max(t - first_seen, 0.0) / SECONDS_PER_DAY, volume_log, rate))
         if self._extras:
             _extras_features(event.extras, self._extras, prior, out)
+
+
+def _profile(profiles: dict[str, PartyProfile], memo: dict[str, _Profile], party_id: str) -> _Profile:
+    profile = profiles.get(party_id)
+    known: _Profile = (None, 0.0, 0.0) if profile is None else (profile[0], math.log1p(profile[1]), profile[2])
+    return remember(memo, party_id, known)
 
 
 def _extras_features(

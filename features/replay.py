@@ -8,7 +8,9 @@ event comes first, so an event never sees the result of an inspection at its own
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -31,6 +33,35 @@ def replay(
     unsorted history would let features see the future. ``fold_trailing`` also folds the outcomes left
     after the last event (a state being brought up to date, or one chunk of a longer replay).
     """
+    with _cycle_collector_paused():
+        return _replay(pipeline, events, outcomes, store, fold_trailing)
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees everything at once).
+
+    A replay allocates container objects for every event and keeps many of them (shipper states, memos),
+    so the collector would run every few hundred events, its full collections walking the whole heap of
+    states kept so far: a tenth of the replay's time, to find nothing, since feature code makes no
+    reference cycles. The collector is process-wide: it is paused only for the replay, then restored.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _replay(
+    pipeline: FeaturePipeline,
+    events: Iterable[EventLike],
+    outcomes: Iterable[OutcomeLike],
+    store: StateStore,
+    fold_trailing: bool,
+) -> np.ndarray:
     buffer = RowBuffer(pipeline.n_features)
     pending = iter(outcomes)
     outcome = next(pending, None)
@@ -48,7 +79,7 @@ def replay(
             pipeline.apply_outcome(outcome, store)
             outcome = next(pending, None)
             due = epoch_seconds(outcome.inspected_at) if outcome is not None else float("inf")
-        pipeline.process_into(event, store, buffer.row)
+        pipeline.process_into(event, store, buffer.row, t)
         buffer.commit()
     while fold_trailing and outcome is not None:
         pipeline.apply_outcome(outcome, store)

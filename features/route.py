@@ -31,24 +31,26 @@ ROUTE_NAMES: tuple[str, ...] = (
 )
 
 
-def route_features(
+# What route_static returns: the first 8 :data:`ROUTE_NAMES` values, and when the event's route was first
+# seen on its lane (POSIX s; None for a route the lane never had, whose age is 0; NaN when the age is
+# undefined, which NaN arithmetic carries through).
+RouteStatic = tuple[tuple[float, ...], float | None]
+
+
+def route_static(
     tables: ReferenceTables,
     hub_countries: frozenset[str],
     hubs: tuple[str, ...] | None,
     hubs_text: str | None,
     lane: str | None,
     route: str | None,
-    t: float,
-    eta: float,
-    amendment: bool | None,
-    out: list[float],
-) -> None:
-    """Append the :data:`ROUTE_NAMES` values to ``out``.
+) -> RouteStatic:
+    """The route values that depend only on the event's lane and transshipment sequence.
 
     ``hub_countries`` are the source and transit countries; ``hubs`` is the transshipment sequence
     (None when unknown), ``hubs_text`` its key, ``lane`` and ``route`` the keys from
-    :mod:`features.event`, ``t`` and ``eta`` POSIX seconds (``eta`` NaN when unknown), ``amendment``
-    None when unknown.
+    :mod:`features.event`. With :func:`timing_features` they make the :data:`ROUTE_NAMES` values; being
+    a pure function of a few fields, the pipeline computes them once per combination.
     """
     enc = tables.encodings
     prior = tables.prior
@@ -61,7 +63,8 @@ def route_features(
         hub_risk = max((hub_codes.get(h, prior) for h in hubs), default=NAN)  # NaN: a direct voyage
     route_risk = enc["route"].get(route, prior) if route is not None else NAN
 
-    lane_volume = share = novel = usual = age = NAN
+    lane_volume = share = novel = usual = NAN
+    first: float | None = NAN
     if lane is not None:
         total = tables.lane_totals.get(lane, 0)
         lane_volume = math.log1p(total)
@@ -71,8 +74,13 @@ def route_features(
             novel = float(seen == 0)
             usual = float(tables.lane_modes[lane] == hubs_text)
             first = tables.route_first_seen[lane].get(hubs_text)
-            age = 0.0 if first is None else max(t - first, 0.0) / SECONDS_PER_DAY
+    return (count, via_source, hub_risk, route_risk, lane_volume, share, novel, usual), first
 
+
+def timing_features(first: float | None, t: float, eta: float, amendment: bool | None) -> tuple[float, ...]:
+    """The last 6 :data:`ROUTE_NAMES` values, from the event's time ``t`` and ``eta`` (POSIX s, NaN when
+    unknown), the route's first-seen time from :func:`route_static` and ``amendment`` (None when unknown)."""
+    age = 0.0 if first is None else max(t - first, 0.0) / SECONDS_PER_DAY
     lead = (eta - t) / SECONDS_PER_HOUR  # NaN when the ETA is unknown
     if amendment is None:
         is_amend = amend_lead = NAN
@@ -86,5 +94,4 @@ def route_features(
         weekend = float((whole_days + 3) % 7 >= 5)  # 1970-01-01 was a Thursday (Monday = 0)
     else:
         hour = weekend = NAN
-    out.extend((count, via_source, hub_risk, route_risk, lane_volume, share, novel, usual, age, lead, is_amend,
-                amend_lead, hour, weekend))
+    return age, lead, is_amend, amend_lead, hour, weekend

@@ -79,8 +79,40 @@ def _column(frame: pd.DataFrame, name: str) -> list[Any]:
         return [_as_dict(v) for v in values.tolist()]
     if values.dtype == bool:
         return values.tolist()
+    if isinstance(values.dtype, pd.StringDtype) or pd.api.types.infer_dtype(values, skipna=True) == "string":
+        return _shared_strings(values)
     as_object = values.astype(object)
-    return as_object.where(as_object.notna(), None).tolist()  # NaN stands for a missing string in pandas
+    listed = as_object.where(as_object.notna(), None).tolist()  # NaN stands for a missing string in pandas
+    if name == "transshipment_ports":
+        return _shared_sequences(listed)
+    return listed
+
+
+def _shared_strings(values: pd.Series) -> list[str | None]:
+    """A string column as a list in which equal strings are one object (missing values as None).
+
+    Feature code looks most strings up in dicts (tables, shipper states, memoised parts); a key that *is*
+    the stored key compares by identity instead of by its characters, which in big, cache-cold tables
+    is most of a lookup's cost. Factorising is also cheaper than converting every row to an object.
+    """
+    codes, uniques = pd.factorize(values)
+    objects = np.empty(len(uniques) + 1, dtype=object)
+    objects[:-1] = uniques
+    objects[-1] = None  # code -1: missing
+    return objects.take(codes).tolist()
+
+
+def _shared_sequences(values: list[Any]) -> list[tuple[str, ...] | None]:
+    """Transshipment sequences as tuples, equal sequences being one object (see :func:`_shared_strings`)."""
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+    out: list[tuple[str, ...] | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+        else:
+            key = tuple(value)
+            out.append(shared.setdefault(key, key))
+    return out
 
 
 def _as_dict(value: Any) -> dict[str, float | str] | None:
