@@ -11,9 +11,16 @@ cases:
 - ``online``: one validated ``ManifestEvent`` at a time through ``process`` (the worker's call), the
   baseline — same code, pydantic objects;
 - ``online_changelog``: ``online`` plus the state's ``to_bytes``/``from_bytes`` round trip per event,
-  the worker's changelog cost.
+  the worker's changelog cost;
+- ``baseline_replay``: ``replay`` through the feature code of an earlier commit (``--baseline``, by
+  default the last one before the issue-7 throughput work; see ``feature_baseline.py``), in a child
+  process on the same inputs: the speed-up is measured in the same run.
 
-Outputs are checked before timing: replay and the online path must give bit-identical vectors.
+Each replay gets a new pipeline (its memos start empty, as in training); the online cases share one,
+as a running worker does.
+
+Outputs are checked before timing: replay and the online path must give bit-identical vectors, and
+the replay must give the baseline's vectors bit for bit (every value, every NaN).
 
     python benchmarks/bench_features.py            # full run, about a minute
     python benchmarks/bench_features.py --quick    # small world, for checking the program itself
@@ -28,6 +35,7 @@ import gc
 import json
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -36,6 +44,7 @@ from statistics import median
 
 import numpy as np
 import pandas as pd
+from feature_baseline import BASELINE_REV, Baseline
 
 from features.config import FeatureConfig
 from features.contract import ManifestEvent
@@ -75,11 +84,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small world, two repetitions")
     parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--baseline", default=BASELINE_REV,
+                        help="git revision whose feature code is the baseline, or 'none' (default: %(default).12s)")
     args = parser.parse_args()
     days, scale, reps = (4, 0.1, 2) if args.quick else (7, 0.5, args.repetitions)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, whatever the pool size
 
+    with tempfile.TemporaryDirectory(prefix="bench-features-") as work:
+        result = run(args, days, scale, reps, Path(work))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+
+
+def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path) -> dict[str, object]:
+    """Generate the world, check the outputs, time every case; the results document."""
     world = generate_world(make_config(days=days, seed=11, scale=scale))
     events = world.events.copy()
     events["transshipment_ports"] = [tuple(p) for p in events["transshipment_ports"]]
@@ -92,24 +112,38 @@ def main() -> None:
     contract = manifest_events(events, min(ONLINE_EVENTS, n))
 
     # Correctness first: replay and the worker's path agree bit for bit (no outcomes: the online loop
-    # here does not fold them), and the outcome-folding replay runs.
+    # here does not fold them), and the outcome-folding replay gives the baseline's vectors.
     reference = replay(pipeline, rows[: len(contract)], [], InMemoryStore())
     assert np.array_equal(reference, online(pipeline, contract, changelog=False), equal_nan=True)
     assert np.array_equal(reference, online(pipeline, contract, changelog=True), equal_nan=True)
+    baseline = None if args.baseline == "none" else Baseline(args.baseline, work)
+    if baseline is not None:
+        baseline.set_inputs(events, outcomes, tables.to_bytes())
+        baseline.check_identical(replay(FeaturePipeline(tables), event_rows(events), outcome_rows(outcomes),
+                                        InMemoryStore()), work)
 
-    cases: dict[str, tuple[Callable[[], object], int]] = {
-        "replay": (lambda: replay(pipeline, event_rows(events), outcome_rows(outcomes), InMemoryStore()), n),
-        "replay_rows": (lambda: replay(pipeline, rows, outcome_rows(outcomes), InMemoryStore()), n),
-        "online": (lambda: online(pipeline, contract, changelog=False), len(contract)),
-        "online_changelog": (lambda: online(pipeline, contract, changelog=True), len(contract)),
-    }
-    rates: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(reps):
-        for name, (run, count) in cases.items():
-            gc.collect()
+    def timed(run: Callable[[], object]) -> Callable[[], float]:
+        def case() -> float:
             began = time.perf_counter()
             run()
-            rates[name].append(count / (time.perf_counter() - began))
+            return time.perf_counter() - began
+        return case
+
+    cases: dict[str, tuple[Callable[[], float], int]] = {
+        "replay": (timed(lambda: replay(FeaturePipeline(tables), event_rows(events), outcome_rows(outcomes),
+                                        InMemoryStore())), n),
+        "replay_rows": (timed(lambda: replay(FeaturePipeline(tables), rows, outcome_rows(outcomes), InMemoryStore())),
+                        n),
+        "online": (timed(lambda: online(pipeline, contract, changelog=False)), len(contract)),
+        "online_changelog": (timed(lambda: online(pipeline, contract, changelog=True)), len(contract)),
+    }
+    if baseline is not None:
+        cases["baseline_replay"] = (baseline.replay, n)
+    rates: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(reps):
+        for name, (case, count) in cases.items():
+            gc.collect()
+            rates[name].append(count / case())
 
     states = InMemoryStore()
     pipeline.process_many(rows, states)
@@ -120,11 +154,14 @@ def main() -> None:
         for name, r in rates.items()
     }
     replay_p50 = median(rates["replay"])
-    result = {
+    result: dict[str, object] = {
         "benchmark": "features", "quick": args.quick, "world": {"days": days, "scale": scale, "events": n},
         "features": len(pipeline.names), "repetitions": reps, "cores": 1,
         "target_events_per_s": TARGET_EVENTS_PER_S,
         "meets_target": replay_p50 >= TARGET_EVENTS_PER_S,
+        "baseline": None if baseline is None else {
+            "rev": baseline.rev, "identical_vectors": True,
+            "replay_speedup": replay_p50 / median(rates["baseline_replay"])},
         "cases": summary,
         "state_bytes": {"shippers": len(sizes), "p50": median(sizes), "max": max(sizes)},
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
@@ -136,10 +173,11 @@ def main() -> None:
         print(f"{name:<18}{s['events']:>9,}{s['p50_events_per_s']:>11,.0f}{s['min_events_per_s']:>10,.0f}"
               f"{s['max_events_per_s']:>10,.0f}{s['spread']:>8.1%}")
     print(f"state: {len(sizes):,} shippers, p50 {median(sizes)} bytes, max {max(sizes)} bytes")
+    if baseline is not None:
+        print(f"replay vectors bit-identical to the baseline {baseline.rev[:12]}; replay "
+              f"{replay_p50 / median(rates['baseline_replay']):.2f}x its speed")
     print(f"target >= {TARGET_EVENTS_PER_S:,} events/s in replay: {'met' if result['meets_target'] else 'MISSED'}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    return result
 
 
 if __name__ == "__main__":

@@ -12,11 +12,14 @@ shared machine spreads over all cases:
 - ``import_and_featurise``: per run, rows / (import_csv + featurise) — the issue's measure, target
   >= 50,000 rows/s;
 - baselines measured in the same run: ``pandas_read_csv`` (reading the same CSV as text with pandas,
-  no conversion, no checks) and ``featurise_world`` (the simulated world's own directory through the
-  same load and replay: the path the import must match).
+  no conversion, no checks), ``featurise_world`` (the simulated world's own directory through the
+  same load and replay: the path the import must match) and ``replay_baseline`` (the imported
+  history's replay, without the load, through the feature code of an earlier commit: ``--baseline``,
+  by default the last one before the issue-7 throughput work; see ``feature_baseline.py``).
 
 Outputs are checked before timing: the re-imported history must give bit-identical feature vectors to
-the simulated world (every row, every table version). Afterwards a model is trained on the re-imported
+the simulated world (every row, every table version), and the current feature code must give the
+baseline's vectors bit for bit. Afterwards a model is trained on the re-imported
 history with ``portrisk train``'s code and evaluated on its labels (``portrisk evaluate`` without
 truth); that table is printed, and after it the same model's evaluation against the simulated truth.
 ``--big-rows N`` also imports an N-row file (the CSV repeated with shifted times and ids) in a child
@@ -52,6 +55,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from feature_baseline import BASELINE_REV, Baseline
 
 from features.config import FeatureConfig
 from features.pipeline import FeaturePipeline
@@ -145,6 +149,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small world, two repetitions, no training")
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--big-rows", type=int, default=0, help="also import a file of this many rows")
+    parser.add_argument("--baseline", default=BASELINE_REV,
+                        help="git revision whose feature code is the baseline, or 'none' (default: %(default).12s)")
     args = parser.parse_args()
     days, scale, reps = (6, 0.1, 2) if args.quick else (21, 0.6, args.repetitions)
     if hasattr(os, "sched_setaffinity"):
@@ -170,6 +176,12 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
     history = load_history(world)
     start = history.start
     tables = build_tables(history.events, history.outcomes, FeatureConfig(), start, start + timedelta(days=days // 2))
+    baseline = None if args.baseline == "none" else Baseline(args.baseline, work)
+    if baseline is not None:
+        imported = load_history(work / "checked")
+        baseline.set_inputs(imported.events, imported.outcomes, tables.to_bytes())
+        baseline.check_identical(replay(FeaturePipeline(tables), event_rows(imported.events),
+                                        outcome_rows(imported.outcomes), InMemoryStore()), work)
 
     counter = iter(range(10**6))
 
@@ -184,12 +196,16 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
         "featurise_world": lambda: featurise_dir(world, tables),
     }
     seconds: dict[str, list[float]] = {name: [] for name in cases}
+    if baseline is not None:
+        seconds["replay_baseline"] = []
     for _ in range(reps):
         for name, case in cases.items():
             gc.collect()
             began = time.perf_counter()
             case()
             seconds[name].append(time.perf_counter() - began)
+        if baseline is not None:
+            seconds["replay_baseline"].append(baseline.replay())  # timed in the child, as the replay alone
     rates = {name: [n / s for s in runs] for name, runs in seconds.items()}
     rates["import_and_featurise"] = [n / (a + b) for a, b in zip(seconds["import_csv"], seconds["featurise"],
                                                                   strict=True)]
@@ -203,12 +219,14 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
         "meets_target": combined >= TARGET_ROWS_PER_S,
         "import_meets_target": median(rates["import_csv"]) >= TARGET_ROWS_PER_S,
         "features_identical_to_simulated_path": True,
+        "baseline": None if baseline is None else {"rev": baseline.rev, "identical_vectors": True},
         "cases": summary,
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count()},
     }
     print(f"{n:,} rows ({csv.stat().st_size / 1e6:.0f} MB CSV), {reps} repetitions, one core; re-imported features "
-          "identical to the simulated world's")
+          "identical to the simulated world's" + ("" if baseline is None else
+                                                  f" and to the baseline {baseline.rev[:12]}'s"))
     print(f"{'case':<22}{'p50 rows/s':>12}{'min':>10}{'max':>10}{'spread':>8}")
     for name, s in summary.items():
         print(f"{name:<22}{s['p50_rows_per_s']:>12,.0f}{s['min_rows_per_s']:>10,.0f}{s['max_rows_per_s']:>10,.0f}"

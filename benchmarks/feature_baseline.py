@@ -1,0 +1,93 @@
+"""The feature code of an earlier commit, run on the same inputs: a baseline measured in the same run.
+
+An optimisation of the feature code must not change a single feature value. The benchmarks check that
+before timing: the ``features`` package as it was at ``BASELINE_REV`` (the last commit before the
+issue-7 throughput work) is extracted with ``git archive`` and run in a child process on the same
+events, outcomes and reference tables; its vectors must equal the current code's bit for bit, and its
+replay time is reported next to the current one.
+
+The child imports nothing of ours but that old ``features`` package (and ``portrisk.errors``), so the
+baseline keeps working while the rest of the code moves on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tarfile
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+BASELINE_REV = "44ddd8411ccf488081097232c2284ee42d51c85f"
+REPO = Path(__file__).resolve().parent.parent
+
+_CHILD = """
+import json, pickle, sys, time
+import numpy as np
+import features
+from features.pipeline import FeaturePipeline
+from features.replay import replay
+from features.rows import event_rows, outcome_rows
+from features.state import InMemoryStore
+from features.tables import ReferenceTables
+package, inputs, output = sys.argv[1:4]
+assert features.__file__.startswith(package), f"imported {features.__file__}, not the baseline in {package}"
+with open(inputs, "rb") as f:
+    events, outcomes, tables = pickle.load(f)
+pipeline = FeaturePipeline(ReferenceTables.from_bytes(tables))
+began = time.perf_counter()
+X = replay(pipeline, event_rows(events), outcome_rows(outcomes), InMemoryStore())
+seconds = time.perf_counter() - began
+if output:
+    np.save(output, X)
+print(json.dumps({"seconds": seconds}))
+"""
+
+
+class Baseline:
+    """The ``features`` package of ``rev`` in ``work``, and a replay of one input set through it."""
+
+    def __init__(self, rev: str, work: Path) -> None:
+        """Extract ``features/`` as of ``rev``; RuntimeError naming the problem when git cannot."""
+        self.rev = rev
+        self.root = work / f"baseline-{rev[:12]}"
+        done = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", rev, "features"],
+                              capture_output=True)
+        if done.returncode:
+            raise RuntimeError(f"cannot extract the baseline feature code of {rev} with git archive "
+                               f"({done.stderr.decode(errors='replace').strip()}); pass --baseline none to skip it")
+        with tarfile.open(fileobj=BytesIO(done.stdout)) as archive:
+            archive.extractall(self.root, filter="data")
+        self._inputs = work / f"baseline-inputs-{rev[:12]}.pkl"
+
+    def set_inputs(self, events: pd.DataFrame, outcomes: pd.DataFrame, tables: bytes) -> None:
+        """The events, outcomes and serialised reference tables every later :meth:`replay` uses."""
+        with self._inputs.open("wb") as f:
+            pickle.dump((events, outcomes, tables), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def replay(self, output: Path | None = None) -> float:
+        """Seconds the baseline's replay of the inputs took (timed in the child); its vectors to ``output``."""
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(self.root), str(REPO)]))
+        done = subprocess.run([sys.executable, "-c", _CHILD, str(self.root), str(self._inputs), str(output or "")],
+                              capture_output=True, text=True, env=env, cwd=self.root)
+        if done.returncode:
+            raise RuntimeError(f"the baseline replay failed: {done.stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return float(result["seconds"])
+
+    def check_identical(self, current: np.ndarray, work: Path) -> None:
+        """AssertionError unless the baseline's vectors equal ``current`` bit for bit (NaNs included)."""
+        path = work / "baseline-vectors.npy"
+        self.replay(path)
+        previous = np.load(path)
+        assert previous.shape == current.shape and previous.dtype == current.dtype, (
+            f"baseline gives {previous.shape} {previous.dtype}, the current code {current.shape} {current.dtype}")
+        differ = np.flatnonzero((previous.view(np.uint32) != current.view(np.uint32)).any(axis=0))
+        assert not differ.size, f"features differ from the baseline {self.rev[:12]} in columns {differ.tolist()}"
