@@ -51,6 +51,9 @@ class OutcomeRow(NamedTuple):
 
 _TIME_COLUMNS = frozenset({"event_time", "eta", "inspected_at"})
 _NUMBER_COLUMNS = frozenset({"gross_weight_kg", "declared_value_eur"})
+# Columns whose values feature code looks up in dicts (see _shared_strings); ids unique per row are not.
+_LOOKED_UP = frozenset({"mainport", "transport_mode", "container_type", "shipper_id", "consignee_id",
+                        "notify_party_id", "declarant_id", "hs_code", "port_of_loading"})
 
 
 def epoch_column(values: pd.Series) -> list[float]:
@@ -79,7 +82,8 @@ def _column(frame: pd.DataFrame, name: str) -> list[Any]:
         return [_as_dict(v) for v in values.tolist()]
     if values.dtype == bool:
         return values.tolist()
-    if isinstance(values.dtype, pd.StringDtype) or pd.api.types.infer_dtype(values, skipna=True) == "string":
+    if name in _LOOKED_UP and (isinstance(values.dtype, pd.StringDtype)
+                               or pd.api.types.infer_dtype(values, skipna=True) == "string"):
         return _shared_strings(values)
     as_object = values.astype(object)
     listed = as_object.where(as_object.notna(), None).tolist()  # NaN stands for a missing string in pandas
