@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from features_support import frame, make_history, tables_for
 
+from features import memo
 from features.contract import InspectionOutcome, ManifestEvent
 from features.pipeline import FeaturePipeline
 from features.replay import replay
@@ -203,6 +204,19 @@ def test_velocity_decays_and_counts_grow(pipeline: FeaturePipeline, history) -> 
     assert 2.5 < column(pipeline, soon, "shipper_velocity_7d") < 3.0
     assert column(pipeline, late, "shipper_velocity_7d") < 0.1
     assert column(pipeline, late, "shipper_velocity_30d") > column(pipeline, late, "shipper_velocity_7d")
+
+
+def test_memos_change_speed_never_values(tables: ReferenceTables, history,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pipeline memoises per-combination parts and party profiles; memos that keep emptying themselves
+    # (recomputing nearly every time) must give the same vectors, bit for bit, NaNs included.
+    events, outcomes = history
+    expected = replay(FeaturePipeline(tables), event_rows(frame(events)), outcome_rows(frame(outcomes)),
+                      InMemoryStore())
+    monkeypatch.setattr(memo, "MEMO_ENTRIES", 2)
+    churned = replay(FeaturePipeline(tables), event_rows(frame(events)), outcome_rows(frame(outcomes)),
+                     InMemoryStore())
+    assert churned.tobytes() == expected.tobytes()
 
 
 def replace_time(event: ManifestEvent, hours: float) -> ManifestEvent:
