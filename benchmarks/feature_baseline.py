@@ -42,12 +42,12 @@ assert features.__file__.startswith(package), f"imported {features.__file__}, no
 with open(inputs, "rb") as f:
     events, outcomes, tables = pickle.load(f)
 pipeline = FeaturePipeline(ReferenceTables.from_bytes(tables))
-began = time.perf_counter()
+began, began_cpu = time.perf_counter(), time.process_time()
 X = replay(pipeline, event_rows(events), outcome_rows(outcomes), InMemoryStore())
-seconds = time.perf_counter() - began
+seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
 if output:
     np.save(output, X)
-print(json.dumps({"seconds": seconds}))
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds}))
 """
 
 
@@ -72,15 +72,16 @@ class Baseline:
         with self._inputs.open("wb") as f:
             pickle.dump((events, outcomes, tables), f, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def replay(self, output: Path | None = None) -> float:
-        """Seconds the baseline's replay of the inputs took (timed in the child); its vectors to ``output``."""
+    def replay(self, output: Path | None = None) -> tuple[float, float]:
+        """Wall-clock and CPU seconds the baseline's replay of the inputs took (timed in the child); its
+        vectors to ``output``."""
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(self.root), str(REPO)]))
         done = subprocess.run([sys.executable, "-c", _CHILD, str(self.root), str(self._inputs), str(output or "")],
                               capture_output=True, text=True, env=env, cwd=self.root)
         if done.returncode:
             raise RuntimeError(f"the baseline replay failed: {done.stderr[-2000:]}")
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return float(result["seconds"])
+        return float(result["seconds"]), float(result["cpu_seconds"])
 
     def check_identical(self, current: np.ndarray, work: Path) -> None:
         """AssertionError unless the baseline's vectors equal ``current`` bit for bit (NaNs included)."""
