@@ -53,3 +53,18 @@ def make_consumer(bootstrap: str, group_id: str | None, client_id: str = "portri
         return KafkaConsumer(**config)
     except KafkaError as exc:
         raise BrokerError(f"could not connect a consumer to Kafka at {bootstrap}: {exc}") from exc
+
+
+def release_parked_records(consumer: KafkaConsumer) -> None:
+    """Let the consumer hand out records it parked for a partition that was paused and then resumed.
+
+    kafka-python 3.0.12 parks the parsed records of a partition paused mid-batch and restores them only
+    while its in-line batch slot is ``None``; but an exhausted in-line batch is kept (falsy, not ``None``),
+    so after the first batch the parked records are never restored and the partition, still counted as
+    having data in hand, is never fetched again: it stalls for good. Call before every ``poll`` when
+    pausing partitions. Clearing an exhausted slot is what the client does itself when it parks one.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    in_line = getattr(fetcher, "_next_partition_records", None)
+    if in_line is not None and not in_line:
+        fetcher._next_partition_records = None  # type: ignore[union-attr]

@@ -1,13 +1,15 @@
 """The streaming worker: per-mainport manifest topics in, decisions and scan recommendations out.
 
 One micro-batch at a time: decode → features (per-shipper state) → budgeted ONNX scoring → selection
-policy → outputs. The order of acknowledgements is what makes a crash harmless:
+policy → outputs, sent as each batch is decided. A commit covers every batch since the previous one (each
+batch of live traffic; a backlog every ``commit_interval_s``), and the order of its acknowledgements is
+what makes a crash harmless:
 
 1. decisions, recommendations and DLQ records are produced and acknowledged (acks=all, idempotent);
 2. then the changed shipper states, with their per-topic watermarks, are written to the changelog;
 3. only then are the input offsets committed.
 
-A crash before (2) replays the batch from unchanged state: the same decisions again (de-duplicated
+A crash before (2) replays the batches from unchanged state: the same decisions again (de-duplicated
 downstream by event id). A crash between (2) and (3) replays events the restored state already
 includes: the watermarks recognise and skip them, so shipper history never counts an event twice.
 """
@@ -15,6 +17,7 @@ includes: the watermarks recognise and skip them, so shipper history never count
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -26,9 +29,9 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.structs import OffsetAndMetadata
 
-from stream.batch import BatchOutput, BatchProcessor
+from stream.batch import BatchProcessor
 from stream.changelog import restore_partitions
-from stream.kafka_clients import make_consumer, make_producer
+from stream.kafka_clients import make_consumer, make_producer, release_parked_records
 from stream.ordering import OrderedInput
 from stream.state_store import PartitionedStore
 from stream.topics import TopicNames
@@ -46,8 +49,13 @@ class WorkerConfig:
     poll_timeout_ms: int = 100
     lag_interval_s: float = 5.0
     order_wait_s: float = 2.0
-    buffer_records: int = 5000
+    buffer_records: int = 5000  # records one poll may return
+    commit_interval_s: float = 0.5  # while a backlog is worked off; otherwise every batch is committed
+    partition_buffer_records: int = 1000  # a partition with this many buffered is paused until it drains
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
+    # Young-generation collections every 50,000 allocations instead of 700: a batch allocates hundreds of
+    # thousands of short-lived objects, and each collection also walks the survivors of the last ones.
+    gc_threshold: tuple[int, int, int] | None = (50_000, 20, 100)
 
 
 class Worker:
@@ -69,6 +77,14 @@ class Worker:
         self._ends: dict[TopicPartition, int] = {}
         self._ends_at = 0.0
         self._pending_assigned: set[TopicPartition] | None = None
+        # Fetch positions as of the last poll: they change only in poll(), and KafkaConsumer.position()
+        # re-validates every assigned partition on each call (the ordering buffer asks per partition).
+        self._positions: dict[TopicPartition, int] = {}
+        # Processed but not yet committed: output sends in flight, input timestamps, next offsets.
+        self._unacked: list[Any] = []
+        self._uncommitted_ts: list[int] = []
+        self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._committed_at = time.monotonic()
 
     def request_stop(self) -> None:
         """Finish the current batch, flush, commit and leave the group (safe from a signal handler)."""
@@ -77,6 +93,10 @@ class Worker:
     def run(self, idle_exit_s: float | None = None) -> None:
         """Process until stopped (or, with ``idle_exit_s``, until no record arrived for that long)."""
         cfg = self.config
+        if cfg.gc_threshold is not None:
+            # The model, tables and clients live as long as the process: keep them out of every collection.
+            gc.freeze()
+            gc.set_threshold(*cfg.gc_threshold)
         self._producer = make_producer(cfg.bootstrap, client_id=f"{cfg.client_id}-out")
         self._consumer = make_consumer(
             cfg.bootstrap, cfg.group_id, client_id=cfg.client_id, max_poll_records=cfg.buffer_records,
@@ -89,42 +109,82 @@ class Worker:
         last_record = time.monotonic()
         try:
             while not self._stop.is_set():
-                # The client hands out one partition's fetched records before the next one's; reading ahead
-                # (bounded by buffer_records) lets the ordering buffer see every partition's next record.
-                room = max(1, cfg.buffer_records - self._input.buffered())
-                polled = self._consumer.poll(timeout_ms=cfg.poll_timeout_ms, max_records=room)
+                release_parked_records(self._consumer)
+                polled = self._consumer.poll(timeout_ms=cfg.poll_timeout_ms)
+                self._positions.clear()
                 if self._pending_revoked or self._pending_assigned is not None:
                     polled = self._apply_rebalance(polled)
                 self._input.add(polled)
                 items = self._input.take(self._consumer.assignment(), self._caught_up, cfg.max_batch)
+                self._pause_full_partitions()
                 if items:
                     self._process(items)
                     last_record = time.monotonic()
-                elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s \
+                self._maybe_commit()
+                if not items and idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s \
                         and self._drained():
                     break
                 self.processor.maintain()
                 self._report_lag()
+            self._commit()  # stopping: what was processed is acknowledged and committed before leaving
         finally:
             self._close()
 
     # -- one micro-batch ----------------------------------------------------------------------------
     def _process(self, items: list[tuple[TopicPartition, Any]]) -> None:
-        assert self._producer is not None and self._consumer is not None
+        assert self._producer is not None
         output = self.processor.process(items, self.store)
-        self._send_all(output)
+        self._unacked.extend(self._producer.send(topic, key=key, value=value) for topic, key, value in output.messages)
+        self._uncommitted_ts.extend(output.source_timestamps_ms)
+        for tp, record in items:
+            self._uncommitted[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+
+    def _maybe_commit(self) -> None:
+        """Commit when the input in hand is used up (live traffic: every batch) or every commit interval.
+
+        A backlog is worked off in batches whose outputs are sent without waiting; acknowledgements,
+        changelog and offsets then cost one round of waits per interval instead of per batch, and a
+        shipper changed in several batches goes to the changelog once.
+        """
+        if self._uncommitted and (not self._input.buffered()
+                                  or time.monotonic() - self._committed_at >= self.config.commit_interval_s):
+            self._commit()
+
+    def _commit(self) -> None:
+        """Outputs acknowledged → changed shipper states acknowledged → input offsets committed."""
+        assert self._producer is not None and self._consumer is not None
+        self._committed_at = time.monotonic()
+        if not self._uncommitted:
+            return
+        self._await(self._unacked)
         acked_at = time.time()
-        for ts_ms in output.source_timestamps_ms:
+        for ts_ms in self._uncommitted_ts:
             self.metrics.decision_latency.observe(max(0.0, acked_at - ts_ms / 1000.0))
         changelog = self.config.topics.changelog
-        futures = [self._producer.send(changelog, key=key.encode(), value=value, partition=partition)
-                   for key, partition, value in self.store.drain_dirty()]
-        self._await(futures)
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for tp, record in items:
-            offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-        self._consumer.commit(offsets)
+        self._await([self._producer.send(changelog, key=key.encode(), value=value, partition=partition)
+                     for key, partition, value in self.store.drain_dirty()])
+        self._consumer.commit(dict(self._uncommitted))
+        self._unacked, self._uncommitted_ts = [], []
+        self._uncommitted.clear()
         self.metrics.state_entries.set(len(self.store))
+
+    def _pause_full_partitions(self) -> None:
+        """Fetch only for partitions the ordering buffer is short of (as Kafka Streams does).
+
+        The client hands out one partition's fetched records before the next one's. Without pausing, the
+        partitions that are ahead fill the buffer while the one whose next record is the oldest cannot get
+        in, and the buffer holds everything back until ``order_wait_s`` runs out. The client keeps records
+        already fetched for a paused partition and returns them once it is resumed.
+        """
+        assert self._consumer is not None
+        limit = self.config.partition_buffer_records
+        paused = self._consumer.paused()
+        assigned = self._consumer.assignment()
+        full = {tp for tp in assigned if self._input.size(tp) >= limit}
+        if full - paused:
+            self._consumer.pause(*(full - paused))
+        if resume := (paused & assigned) - full:
+            self._consumer.resume(*resume)
 
     def _drained(self) -> bool:
         """Partitions assigned, nothing buffered, every partition at the end of its log.
@@ -139,8 +199,7 @@ class Worker:
         # A partition that has not been fetched since a seek has no cached high watermark: ask the broker.
         unknown = [tp for tp in assignment if self._consumer.highwater(tp) is None]
         ends = self._consumer.end_offsets(unknown) if unknown else {}
-        return all(self._consumer.position(tp) >= ends[tp] if tp in ends else self._caught_up(tp)
-                   for tp in assignment)
+        return all(self._position(tp) >= ends[tp] if tp in ends else self._caught_up(tp) for tp in assignment)
 
     def _caught_up(self, tp: TopicPartition) -> bool:
         """At the end of its log, as far as this member knows (the ordering buffer holds back otherwise)."""
@@ -153,12 +212,14 @@ class Worker:
                 self._ends = dict(self._consumer.end_offsets(list(self._consumer.assignment())))
                 self._ends_at = time.monotonic()
             end = self._ends.get(tp)
-        return end is not None and self._consumer.position(tp) >= end
+        return end is not None and self._position(tp) >= end
 
-    def _send_all(self, output: BatchOutput) -> None:
-        assert self._producer is not None
-        futures = [self._producer.send(topic, key=key, value=value) for topic, key, value in output.messages]
-        self._await(futures)
+    def _position(self, tp: TopicPartition) -> int:
+        position = self._positions.get(tp)
+        if position is None:
+            assert self._consumer is not None
+            position = self._positions[tp] = self._consumer.position(tp)
+        return position
 
     def _await(self, futures: list[Any]) -> None:
         """Block until every send is acknowledged; a failed send is a crash (offsets stay uncommitted)."""
@@ -178,6 +239,11 @@ class Worker:
         self._pending_revoked, self._pending_assigned = set(), None
         if revoked:
             self._input.drop(revoked)
+            # Offsets processed here but not committed are given up with the partitions: committing them now
+            # could move the new owner's position past events whose state this member never wrote to the
+            # changelog. The new owner replays them (a partition kept is re-read, its state skips them).
+            for tp in revoked:
+                self._uncommitted.pop(tp, None)
             for tp in revoked:
                 with contextlib.suppress(KeyError):
                     self.metrics.lag.remove(tp.topic, str(tp.partition))
