@@ -17,7 +17,7 @@ import numpy as np
 
 from features.contract import decode_manifest, decode_outcome
 from portrisk.errors import EventRejected
-from stream.records import decision_record, dlq_record
+from stream.records import decision_record, dlq_record, feature_dicts
 from stream.state_store import PartitionedStore
 from stream.topics import TopicNames
 
@@ -115,7 +115,8 @@ class BatchProcessor:
         self.metrics.outcomes.labels(outcome.mainport, outcome.result, outcome.selection or "unknown").inc()
 
     def _decide(self, pending: list[_Pending], out: BatchOutput) -> None:
-        X = np.vstack([p.vector for p in pending]).astype(np.float32, copy=False)
+        vectors = np.vstack([p.vector for p in pending])
+        X = vectors.astype(np.float32, copy=False)
         events = [p.event for p in pending]
         result = self.scorer.score(X, events)
         self.metrics.batch_size.observe(len(pending))
@@ -128,6 +129,7 @@ class BatchProcessor:
         decisions = self.policy.decide_batch([p.port for p in pending], result.scores, events,
                                              degraded=np.asarray(result.degraded, dtype=bool))
         reasons = self._reasons(X, result, decisions)
+        features = feature_dicts(self.feature_names, vectors)
         decided_at = datetime.now(UTC).isoformat()
         decided: Counter[tuple[str, str, str]] = Counter()
         degraded_count = 0
@@ -138,7 +140,7 @@ class BatchProcessor:
             value = decision_record(
                 p.event, score=float(result.scores[i]), decision=decision.decision, selection=decision.selection,
                 reasons=reasons[i], rule_hits=[_hit_dict(h) for h in decision.rule_hits],
-                model_version=self.model_version, feature_names=self.feature_names, vector=p.vector,
+                model_version=self.model_version, features=features[i],
                 degraded=degraded, degraded_reason=result.reason if degraded else None,
                 threshold=decision.threshold, decided_at=decided_at,
                 source=(p.record.topic, p.record.partition, p.record.offset, p.record.timestamp))

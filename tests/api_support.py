@@ -35,7 +35,7 @@ from models.artifact import ModelCard, save_artifact
 from models.export import export_with_gate
 from portrisk.settings import Settings
 from stream.kafka_clients import make_consumer, make_producer
-from stream.records import decision_record
+from stream.records import decision_record, feature_dicts
 from stream.topics import TopicNames, create_topics, topic_specs
 
 EVENT_TIME = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -69,7 +69,7 @@ def decision(event: ManifestEvent, score: float, *, flagged: bool | None = None,
     return decision_record(
         event, score=score, decision="scan" if flagged else "release", selection="model" if flagged else None,
         reasons=[REASON] if flagged else [],
-        rule_hits=[], model_version="test-1", feature_names=("origin_risk", "age"), vector=[0.9, float("nan")],
+        rule_hits=[], model_version="test-1", features=feature_dicts(("origin_risk", "age"), [0.9, float("nan")])[0],
         degraded=False, degraded_reason=None, threshold=0.5,
         decided_at=(decided_at or event.event_time + timedelta(seconds=1)).isoformat(),
         source=(f"manifests.{event.mainport}", 0, offset, int(event.event_time.timestamp() * 1000)))
