@@ -16,12 +16,16 @@ enters a new hour):
   released over the last 24 h (picks that are not scans), and the threshold = the ``1 - p`` quantile of
   the port's last ``window`` scores (a ring buffer; one per score source, because fallback scores live
   on another scale); the random rate is ``random_share * C / A / (1 - s)``;
+- both rates are capped at ``max_rate_factor`` times the port's configured share (capacity over configured
+  arrivals): capacity is a target for a normal day, not a quota to fill when arrivals dry up;
 - ``k`` is the feedback correction: an integral controller on the relative excess of the flags issued
   in the last 24 h over capacity (once a full day has been seen), updated hourly, ignoring deviations
   within ``feedback_dead_z`` Poisson standard deviations, with a gain scaled down when the expected
   count is small (a port with 5 scans a day has too much noise to steer on), bounded to ``k_bounds``.
 
-Until a window holds ``min_samples`` scores its threshold is the configured default. A short window
+Until a window holds ``min_samples`` scores its threshold is the configured default. (The model card's
+decision threshold is no better a prior: it is a quantile pooled over all ports, and ports' score
+distributions differ, so a small port would flag several times its share until its own window fills.) A short window
 cannot resolve a tail of p < 1/m, but its top score then flags about 1/m of arrivals: a bounded,
 brief over-selection (0.5 % for m = 200), preferable to a default that knows nothing of the scores.
 """
@@ -62,6 +66,11 @@ class PolicyTuning:
     feedback_full_at: float = 50.0  # expected flags at which the feedback gets its full gain
     feedback_dead_z: float = 1.0  # deviations within this many Poisson sd are noise, not error
     k_bounds: tuple[float, float] = (0.5, 2.0)
+    # The model and random rates never exceed this multiple of the port's configured share (capacity over
+    # configured arrivals). When arrivals fall far below the configured volume (a quiet day, a feed that
+    # stops, the late amendments after a replayed day) filling capacity would mean flagging ordinary
+    # containers: with 300 arrivals a day, 150 scans is half of them, down to the median score.
+    max_rate_factor: float = 2.0
     min_model_share: float = 0.25
     over_capacity_factor: float = 1.5
 
@@ -201,8 +210,11 @@ class PortController:
         model_per_day = max(model_share - rule_per_day, tuning.min_model_share * model_share)
         # Picks released by suppress rules are not scans: pick more to issue the targeted number.
         kept = 1.0 - min(suppressed_24h / (suppressed_24h + self.flags_24h - rules_24h + 1.0), 0.8)
-        self.model_rate = min(1.0, math.exp(self.log_k) * model_per_day / self.arrivals_per_day / kept)
-        self.random_rate = min(1.0, self.random_share * capacity / self.arrivals_per_day / kept)
+        configured = float(max(self.port.containers_per_day, 1))
+        self.model_rate = min(1.0, math.exp(self.log_k) * model_per_day / self.arrivals_per_day / kept,
+                              tuning.max_rate_factor * model_share / configured)
+        self.random_rate = min(1.0, self.random_share * capacity / self.arrivals_per_day / kept,
+                               tuning.max_rate_factor * self.random_share * capacity / configured)
         for source, window in self.windows.items():
             if window.filled >= min(tuning.min_samples, len(window.buf)) and self.model_rate > 0.0:
                 self.thresholds[source] = window.upper_quantile(self.model_rate)

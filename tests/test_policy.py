@@ -181,6 +181,27 @@ def test_a_small_port_stays_near_its_capacity_over_ten_days() -> None:
     assert 0.75 * 50 <= flags.sum() <= 1.25 * 50, flags.tolist()
 
 
+def first_day_and_late_amendments(rng: np.random.Generator) -> np.ndarray:
+    """One simulated day of arrivals at Rotterdam, then the trickle of late amendments the world files
+    over the following week (as in ``portrisk demo``: 25,000 events on day 0, 880 after it)."""
+    tail = [START + (day + rng.random(n)) * DAY for day, n in enumerate((394, 230, 141, 61, 20, 24, 9), start=1)]
+    return np.sort(np.concatenate([arrival_times(1, 23_000, rng), *tail]))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_fresh_stream_flags_near_capacity_on_its_first_day_and_not_its_quiet_tail(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    times = first_day_and_late_amendments(rng)
+    policy = SelectionPolicy([ROTTERDAM], random_share=0.10, seed=1)
+    flags = daily_flags(times, run(policy, "rotterdam", times, model_scores(len(times), rng), events_at(times)))
+    assert 120 <= flags[0] <= 180, f"first day: {flags[0]} flags for a capacity of 150 (all days: {flags.tolist()})"
+    # A few hundred arrivals a day afterwards: capacity is no quota to fill with ordinary containers (it
+    # would be the median score); at most twice the usual share of them is flagged.
+    tail_arrivals = int(((times - START) >= DAY).sum())
+    assert flags[1:].sum() <= 2 * 150 / 23_000 * tail_arrivals + 3, flags.tolist()
+    assert flags.sum() <= 1.2 * 150, flags.tolist()
+
+
 def test_tied_fallback_scores_still_select_the_target_share() -> None:
     rng = np.random.default_rng(5)
     times = arrival_times(3, 23_000, rng)
