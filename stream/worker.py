@@ -31,7 +31,7 @@ from kafka.structs import OffsetAndMetadata
 
 from stream.batch import BatchProcessor
 from stream.changelog import restore_partitions
-from stream.kafka_clients import make_consumer, make_producer, release_parked_records
+from stream.kafka_clients import default_partitions, make_consumer, make_producer, release_parked_records
 from stream.ordering import OrderedInput
 from stream.state_store import PartitionedStore
 from stream.topics import TopicNames
@@ -85,6 +85,7 @@ class Worker:
         self._uncommitted_ts: list[int] = []
         self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
         self._committed_at = time.monotonic()
+        self._topic_partitions: dict[str, list[int]] = {}  # of output topics (refreshed on rebalance)
 
     def request_stop(self) -> None:
         """Finish the current batch, flush, commit and leave the group (safe from a signal handler)."""
@@ -134,10 +135,28 @@ class Worker:
     def _process(self, items: list[tuple[TopicPartition, Any]]) -> None:
         assert self._producer is not None
         output = self.processor.process(items, self.store)
-        self._unacked.extend(self._producer.send(topic, key=key, value=value) for topic, key, value in output.messages)
+        self._unacked.extend(self._send(output.messages))
         self._uncommitted_ts.extend(output.source_timestamps_ms)
         for tp, record in items:
             self._uncommitted[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+
+    def _send(self, messages: list[tuple[str, bytes | None, bytes]]) -> list[Any]:
+        """Send keyed messages to the partition the default partitioner would pick, computed for the batch."""
+        assert self._producer is not None
+        by_topic: dict[str, tuple[list[int], list[bytes]]] = {}
+        for i, (topic, key, _) in enumerate(messages):
+            if key is not None:
+                rows, keys = by_topic.setdefault(topic, ([], []))
+                rows.append(i)
+                keys.append(key)
+        partitions: list[int | None] = [None] * len(messages)  # unkeyed (a DLQ record without key): any
+        for topic, (rows, keys) in by_topic.items():
+            if topic not in self._topic_partitions:
+                self._topic_partitions[topic] = sorted(self._producer.partitions_for(topic))
+            for i, partition in zip(rows, default_partitions(keys, self._topic_partitions[topic]), strict=True):
+                partitions[i] = partition
+        return [self._producer.send(topic, key=key, value=value, partition=partition)
+                for (topic, key, value), partition in zip(messages, partitions, strict=True)]
 
     def _maybe_commit(self) -> None:
         """Commit when the input in hand is used up (live traffic: every batch) or every commit interval.
@@ -247,6 +266,7 @@ class Worker:
             for tp in revoked:
                 with contextlib.suppress(KeyError):
                     self.metrics.lag.remove(tp.topic, str(tp.partition))
+        self._topic_partitions.clear()
         if assigned is None:
             return polled
         # Records polled but not processed were dropped; every assigned partition restarts at its
