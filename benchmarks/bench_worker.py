@@ -49,14 +49,19 @@ def fresh(base: Settings, bootstrap: str, home: Path) -> Settings:
     return settings
 
 
-def passthrough(settings: Settings, n: int) -> float:
-    """Decode each manifest and forward it, committing per batch: no features, no model."""
+def passthrough(settings: Settings, n: int) -> tuple[float, float]:
+    """Decode each manifest and forward it, committing per batch: no features, no model.
+
+    Returns (events/s, events per CPU second of this process): on a shared machine the scheduler takes
+    the core away at times, and the second figure does not depend on that.
+    """
     assert settings.kafka_bootstrap
     topics = TopicNames.from_settings(settings)
     consumer = make_consumer(settings.kafka_bootstrap, settings.topic_prefix + "pass", max_poll_records=1000)
     consumer.subscribe(topics.all_manifests)
     producer = make_producer(settings.kafka_bootstrap)
     done, began = 0, None
+    cpu = time.process_time()
     while done < n:
         for records in consumer.poll(timeout_ms=200).values():
             began = began or time.perf_counter()
@@ -67,9 +72,10 @@ def passthrough(settings: Settings, n: int) -> float:
         producer.flush()
         consumer.commit()
     elapsed = time.perf_counter() - (began or time.perf_counter())
+    cpu = time.process_time() - cpu
     consumer.close()
     producer.close()
-    return n / elapsed
+    return n / elapsed, n / cpu
 
 
 def latencies(settings: Settings) -> np.ndarray:
@@ -89,10 +95,13 @@ def throughput_from_decisions(settings: Settings) -> float:
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
-def one_worker(settings: Settings, payloads: list[bytes]) -> float:
+def one_worker(settings: Settings, payloads: list[bytes]) -> tuple[float, float]:
+    """(events/s between the first and last decision, events per CPU second of the worker's process)."""
     publish(settings, payloads)
-    build_worker(settings, WorkerMetrics(CollectorRegistry())).run(idle_exit_s=3)
-    return throughput_from_decisions(settings)
+    worker = build_worker(settings, WorkerMetrics(CollectorRegistry()))
+    cpu = time.process_time()
+    worker.run(idle_exit_s=3)
+    return throughput_from_decisions(settings), len(payloads) / (time.process_time() - cpu)
 
 
 def worker_processes(settings: Settings, payloads: list[bytes], count: int) -> float:
@@ -147,10 +156,14 @@ def main() -> None:
     results: dict[str, object] = {"events": len(payloads), "machine": {"cpus": os.cpu_count()}}
     baseline_settings = fresh(base, bootstrap, home)
     publish(baseline_settings, payloads)
-    results["baseline_passthrough_events_per_s"] = passthrough_run = passthrough(baseline_settings, len(payloads))
-    print(f"baseline pass-through      {passthrough_run:10,.0f} events/s")
-    results["one_worker_events_per_s"] = one = one_worker(fresh(base, bootstrap, home), payloads)
-    print(f"one worker (in process)    {one:10,.0f} events/s")
+    passthrough_run, passthrough_cpu = passthrough(baseline_settings, len(payloads))
+    results["baseline_passthrough_events_per_s"] = passthrough_run
+    results["baseline_passthrough_events_per_cpu_s"] = passthrough_cpu
+    print(f"baseline pass-through      {passthrough_run:10,.0f} events/s  ({passthrough_cpu:,.0f} per CPU second)")
+    one, one_cpu = one_worker(fresh(base, bootstrap, home), payloads)
+    results["one_worker_events_per_s"], results["one_worker_events_per_cpu_s"] = one, one_cpu
+    print(f"one worker (in process)    {one:10,.0f} events/s  ({one_cpu:,.0f} per CPU second)")
+    results["load_average_1min"] = os.getloadavg()[0]
     if not args.latency_only:
         results["two_worker_processes_events_per_s"] = two = worker_processes(fresh(base, bootstrap, home), payloads, 2)
         print(f"two worker processes       {two:10,.0f} events/s")
