@@ -30,6 +30,7 @@ from features.history import HISTORY_NAMES, country_code, fold_outcome, history_
 from features.memo import remember
 from features.origin import ORIGIN_NAMES, Norm, origin_static, weight_value_features
 from features.parties import PartyFeatures, party_names
+from features.profiles import PROFILE_NAMES, route_commodity_risk, vessel_values
 from features.reason_texts import reason_texts
 from features.route import ROUTE_NAMES, route_static, timing_features
 from features.state import PartyState, StateStore
@@ -62,7 +63,8 @@ class FeaturePipeline:
         config = tables.config
         self.tables = tables
         self.config = config
-        self.names: tuple[str, ...] = ORIGIN_NAMES + ROUTE_NAMES + HISTORY_NAMES + party_names(config)
+        self.names: tuple[str, ...] = (ORIGIN_NAMES + ROUTE_NAMES + PROFILE_NAMES + HISTORY_NAMES
+                                       + party_names(config))
         self._sources = frozenset(config.source_countries)
         self._hub_countries = frozenset(config.source_countries + config.transit_countries)
         self._parties = PartyFeatures(tables)
@@ -71,6 +73,9 @@ class FeaturePipeline:
         self._origins: dict[tuple[str | None, ...], _Origin] = {}
         self._routes: dict[tuple[str | None, tuple[str, ...] | None, str], _Route] = {}
         self._hashes: dict[str, int] = {}  # consignee id -> stable_hash
+        # (port of loading, transshipment ports, mainport, HS code) -> route_commodity_risk
+        self._route_commodity: dict[tuple[str | None, tuple[str, ...] | None, str, str | None], float] = {}
+        self._vessels: dict[str | None, tuple[float, float]] = {}  # vessel IMO -> vessel values
 
     @classmethod
     def from_model_dir(cls, model_dir: str | Path) -> FeaturePipeline:
@@ -145,6 +150,16 @@ class FeaturePipeline:
         out.extend(route_values)
         amendment = event.is_amendment
         out.extend(timing_features(first_seen, t, epoch_seconds(event.eta), amendment))
+        profile_key = (pol, hubs, mainport, hs_code)
+        risk = self._route_commodity.get(profile_key)
+        if risk is None:
+            risk = remember(self._route_commodity, profile_key, self._route_commodity_risk(*profile_key))
+        out.append(risk)
+        vessel = event.vessel_imo
+        vessel_parts = self._vessels.get(vessel)
+        if vessel_parts is None:
+            vessel_parts = remember(self._vessels, vessel, vessel_values(self.tables, vessel))
+        out.extend(vessel_parts)
 
         shipper = event.shipper_id
         state = store.get(shipper)
@@ -179,6 +194,14 @@ class FeaturePipeline:
             chapter = hs6 = -1
         parts = (reefer, values, norm, chapter, hs6, country_code(origin) if origin else -1)
         return remember(self._origins, (mode, container_type, port_of_loading, hs_code), parts)
+
+    def _route_commodity_risk(self, port_of_loading: str | None, hubs: tuple[str, ...] | None, mainport: str,
+                              hs_code: str | None) -> float:
+        """The route-and-commodity rate of an event (memoised by the caller)."""
+        pol = port_of_loading or None
+        levels = hs_levels(hs_code)
+        return route_commodity_risk(self.tables, route_key(pol, hubs_key(hubs), mainport),
+                                    None if levels is None else levels[2])
 
     def _route_parts(self, port_of_loading: str | None, hubs: tuple[str, ...] | None, mainport: str) -> _Route:
         """The memoised route parts of an event (see :data:`_Route`)."""

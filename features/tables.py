@@ -23,10 +23,11 @@ from features.config import FeatureConfig
 from portrisk.errors import DataError
 
 TABLES_FILE = "tables.json.gz"
-TABLES_FORMAT = 2
+TABLES_FORMAT = 3
 
 # Names of the target encodings the feature code looks up (extras add "extra_<key>").
-ENCODINGS = ("origin_country", "origin_port", "hs_chapter", "hs_heading", "lane_commodity", "route", "hub")
+ENCODINGS = ("origin_country", "origin_port", "hs_chapter", "hs_heading", "lane_commodity", "route", "hub",
+             "route_commodity", "vessel")
 # An HS norm: mean and standard deviation of log gross weight, of log value per kg, and the reefer share.
 HsNorm = tuple[float, float, float, float, float]
 # A party profile: first seen (POSIX s), shipments in the window, smoothed finding rate.

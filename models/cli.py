@@ -31,6 +31,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                        help="weight of random-selection labels relative to rule-selected ones (default 3)")
     train.add_argument("--unlabelled-weight", type=float, default=None,
                        help="weight of uninspected containers as negatives (default 0: left out)")
+    train.add_argument("--half-life-days", type=float, default=None,
+                       help="a label's weight halves every this many days before the cut-off, for drift "
+                            "(default 30; 0: all days weigh the same)")
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser(
@@ -80,6 +83,8 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
         config = replace(config, random_weight=args.random_weight)
     if args.unlabelled_weight is not None:
         config = replace(config, unlabelled_weight=args.unlabelled_weight)
+    if args.half_life_days is not None:
+        config = replace(config, recency_half_life_days=args.half_life_days or None)
     began = time.perf_counter()
     card = train_model(args.world, args.out, config)
     m = card.metrics

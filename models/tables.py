@@ -18,6 +18,7 @@ import pandas as pd
 
 from features.config import FeatureConfig
 from features.event import EventLike, country, hs_levels, hubs_key, is_reefer, lane_key, number, party, route_key
+from features.profiles import route_commodity_key
 from features.rows import event_rows, outcome_rows
 from features.tables import ENCODINGS, HsNorm, PartyProfile, ReferenceTables
 from portrisk.errors import DataError
@@ -66,6 +67,7 @@ class TableBuilder:
         self._volume: dict[str, dict[str, int]] = {r.name: defaultdict(int) for r in config.party_roles}
         self._port_volume: dict[str, int] = defaultdict(int)
         self._hs6_volume: dict[str, int] = defaultdict(int)
+        self._vessel_volume: dict[str, int] = defaultdict(int)
         self._lane_routes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._route_first: dict[str, dict[str, float]] = defaultdict(dict)
         self._moments: dict[str, _Moments] = defaultdict(_Moments)
@@ -93,7 +95,13 @@ class TableBuilder:
         route = route_key(pol, hubs_text, row.mainport)
         if route is not None:
             keys.append(("route", route))
+            if levels is not None:
+                keys.append(("route_commodity", route_commodity_key(route, levels[2])))
         keys += [("hub", hub) for hub in (ports if ports is not None else ())]
+        vessel = row.vessel_imo or None
+        if vessel is not None:
+            keys.append(("vessel", vessel))
+            self._vessel_volume[vessel] += 1
         if pol:
             self._port_volume[pol] += 1
             lane = lane_key(pol, row.mainport)
@@ -179,7 +187,8 @@ class TableBuilder:
             window_end=window_end.isoformat(),
             encodings={name: rates(name, keys) for name, keys in self._seen.items()},
             volumes={"origin_port": dict(sorted(self._port_volume.items())),
-                     "hs6": dict(sorted(self._hs6_volume.items()))},
+                     "hs6": dict(sorted(self._hs6_volume.items())),
+                     "vessel": dict(sorted(self._vessel_volume.items()))},
             hs_norms=norms,
             lane_routes={lane: dict(sorted(r.items())) for lane, r in sorted(self._lane_routes.items())},
             route_first_seen={lane: dict(sorted(r.items())) for lane, r in sorted(self._route_first.items())},

@@ -6,6 +6,10 @@ the start of the held-out test period, and only labels known before it are used.
 ``valid_share`` of the labelled time before the cut-off is the validation period for early stopping;
 the final model is refitted on every labelled row before the cut-off with the number of rounds found.
 
+Drift: smuggling methods and routes shift when enforcement tightens, so recent labels say more about
+the next weeks than old ones; a label's weight halves every ``recency_half_life_days`` before the
+cut-off (old labels still count, for what has not changed).
+
 Selection bias: labels exist only where a container was inspected, and the past policy chose what to
 inspect. Rows selected at random are the only unbiased sample, so they get ``random_weight`` times the
 weight of rule-selected rows. Uninspected containers can join as negatives with ``unlabelled_weight``
@@ -63,6 +67,9 @@ class TrainConfig:
     refresh_days: float = 1.0  # table refresh interval during replay
     random_weight: float = 3.0
     unlabelled_weight: float = 0.0
+    # Concept drift (DOMAIN.md): methods and routes shift, so a label's weight halves every this many days
+    # before the cut-off. None: every labelled day counts the same.
+    recency_half_life_days: float | None = 30.0
     pos_weight: float | None = None  # LightGBM scale_pos_weight; None: the square root of the imbalance
     stop_metric: str = "average_precision"  # what early stopping watches on the validation rows
     max_rounds: int = 2000
@@ -151,6 +158,9 @@ def training_rows(history: History, feats: Features, periods: Periods, config: T
     per_container = 1.0 / np.maximum(known.declarations, 1)
     weight = np.where(known.selection == "random", config.random_weight,
                       np.where(known.inspected, 1.0, config.unlabelled_weight)) * per_container
+    if config.recency_half_life_days is not None:
+        age_days = (periods.valid_end - history.events["event_time"]).dt.total_seconds().to_numpy() / 86_400.0
+        weight = weight * np.exp2(-np.clip(age_days, 0.0, None) / config.recency_half_life_days)
     if not known.drugs[train].any() or not known.drugs[valid].any():
         raise DataError(f"no drug finding among the labelled rows of the training ({int(known.drugs[train].sum())})"
                         f" or validation ({int(known.drugs[valid].sum())}) period: nothing to learn from")
@@ -246,7 +256,8 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
                "feature_config": config.features.to_dict(), "periods": periods.to_dict(),
                "decision_threshold": threshold, "refresh_days": config.refresh_days,
                "params": {k: v for k, v in config.params.items()}, "seed": config.seed,
-               "random_weight": config.random_weight, "unlabelled_weight": config.unlabelled_weight},
+               "random_weight": config.random_weight, "unlabelled_weight": config.unlabelled_weight,
+               "recency_half_life_days": config.recency_half_life_days},
     )
     return save_artifact(out_dir, booster, onnx_bytes, card, extra_files={TABLES_FILE: tables_bytes})
 
