@@ -184,8 +184,9 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
     if baseline is not None:
         imported = load_history(work / "checked")
         baseline.set_inputs(imported.events, imported.outcomes, tables.to_bytes())
-        baseline.check_identical(replay(FeaturePipeline(tables), event_rows(imported.events),
-                                        outcome_rows(imported.outcomes), InMemoryStore()), work)
+        current = FeaturePipeline(tables)
+        baseline.check_identical(replay(current, event_rows(imported.events), outcome_rows(imported.outcomes),
+                                        InMemoryStore()), current.names, work)
 
     counter = iter(range(10**6))
 
@@ -231,7 +232,8 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
         "meets_target": combined >= TARGET_ROWS_PER_S,
         "import_meets_target": median(rates["import_csv"]) >= TARGET_ROWS_PER_S,
         "features_identical_to_simulated_path": True,
-        "baseline": None if baseline is None else {"rev": baseline.rev, "identical_vectors": True},
+        "baseline": None if baseline is None else {"rev": baseline.rev, "identical_vectors": True,
+                                                    "features_added_since": baseline.new_features},
         "cases": summary,
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count()},

@@ -29,25 +29,30 @@ BASELINE_REV = "44ddd8411ccf488081097232c2284ee42d51c85f"
 REPO = Path(__file__).resolve().parent.parent
 
 _CHILD = """
-import json, pickle, sys, time
+import gzip, json, pickle, sys, time
 import numpy as np
 import features
+import features.tables as old
 from features.pipeline import FeaturePipeline
 from features.replay import replay
 from features.rows import event_rows, outcome_rows
 from features.state import InMemoryStore
-from features.tables import ReferenceTables
 package, inputs, output = sys.argv[1:4]
 assert features.__file__.startswith(package), f"imported {features.__file__}, not the baseline in {package}"
 with open(inputs, "rb") as f:
     events, outcomes, tables = pickle.load(f)
-pipeline = FeaturePipeline(ReferenceTables.from_bytes(tables))
+# Tables of a later format: the baseline reads what it knows (features added since are compared by name).
+document = json.loads(gzip.decompress(tables))
+document["format"] = old.TABLES_FORMAT
+document["encodings"] = {k: v for k, v in document["encodings"].items()
+                         if k in old.ENCODINGS or k.startswith("extra_")}
+pipeline = FeaturePipeline(old.ReferenceTables.from_dict(document))
 began, began_cpu = time.perf_counter(), time.process_time()
 X = replay(pipeline, event_rows(events), outcome_rows(outcomes), InMemoryStore())
 seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
 if output:
     np.save(output, X)
-print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds}))
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "names": list(pipeline.names)}))
 """
 
 
@@ -66,6 +71,8 @@ class Baseline:
         with tarfile.open(fileobj=BytesIO(done.stdout)) as archive:
             archive.extractall(self.root, filter="data")
         self._inputs = work / f"baseline-inputs-{rev[:12]}.pkl"
+        self.names: tuple[str, ...] = ()  # the baseline's feature names, known after a replay
+        self.new_features: list[str] = []  # features the current code adds (after check_identical)
 
     def set_inputs(self, events: pd.DataFrame, outcomes: pd.DataFrame, tables: bytes) -> None:
         """The events, outcomes and serialised reference tables every later :meth:`replay` uses."""
@@ -81,14 +88,25 @@ class Baseline:
         if done.returncode:
             raise RuntimeError(f"the baseline replay failed: {done.stderr[-2000:]}")
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        self.names = tuple(result["names"])
         return float(result["seconds"]), float(result["cpu_seconds"])
 
-    def check_identical(self, current: np.ndarray, work: Path) -> None:
-        """AssertionError unless the baseline's vectors equal ``current`` bit for bit (NaNs included)."""
+    def check_identical(self, current: np.ndarray, names: tuple[str, ...], work: Path) -> None:
+        """AssertionError unless the baseline's vectors equal ``current`` bit for bit (NaNs included).
+
+        Columns are matched by feature name: features added since the baseline are left out of the
+        comparison (and listed in :attr:`new_features`); every baseline feature must still exist.
+        """
         path = work / "baseline-vectors.npy"
         self.replay(path)
         previous = np.load(path)
-        assert previous.shape == current.shape and previous.dtype == current.dtype, (
-            f"baseline gives {previous.shape} {previous.dtype}, the current code {current.shape} {current.dtype}")
-        differ = np.flatnonzero((previous.view(np.uint32) != current.view(np.uint32)).any(axis=0))
-        assert not differ.size, f"features differ from the baseline {self.rev[:12]} in columns {differ.tolist()}"
+        missing = [n for n in self.names if n not in names]
+        assert not missing, f"features of the baseline {self.rev[:12]} no longer computed: {missing}"
+        self.new_features = [n for n in names if n not in self.names]
+        columns = [names.index(n) for n in self.names]
+        shared = np.ascontiguousarray(current[:, columns])
+        assert previous.shape == shared.shape and previous.dtype == shared.dtype, (
+            f"baseline gives {previous.shape} {previous.dtype}, the current code {shared.shape} {shared.dtype}")
+        differ = np.flatnonzero((previous.view(np.uint32) != shared.view(np.uint32)).any(axis=0))
+        assert not differ.size, (f"features differ from the baseline {self.rev[:12]}: "
+                                 f"{[self.names[i] for i in differ]}")
