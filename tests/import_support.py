@@ -149,25 +149,3 @@ def publish_events(bootstrap: str, topics: Any, partitions: int, payloads: list[
     for future in futures:
         future.get(timeout=30)
     producer.close()
-
-
-def read_all(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
-    """Every record of ``topic`` from the beginning (all partitions)."""
-    import time
-
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps) and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=1000).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()

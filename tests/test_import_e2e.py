@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from api_support import read_topic
 from import_support import (
     EXAMPLE_MAPPING,
     admin_frame,
     live_extras,
     packages,
     publish_events,
-    read_all,
     write_admin_csv,
 )
 from models_support import TRAIN, small_world
@@ -125,7 +125,7 @@ def test_the_worker_scores_live_events_with_the_imported_model(imported_model: t
     publish_events(kafka_bootstrap, topics, settings.partitions, payloads)
     build_worker(settings, WorkerMetrics(CollectorRegistry()), path).run(idle_exit_s=4.0)
 
-    decisions = {d["event_id"]: d for d in (orjson.loads(r.value) for r in read_all(kafka_bootstrap,
+    decisions = {d["event_id"]: d for d in (orjson.loads(r.value) for r in read_topic(kafka_bootstrap,
                                                                                     topics.risk_scores))}
     assert set(decisions) == {e.event_id for e in events}
     assert not any(d["degraded"] for d in decisions.values())
