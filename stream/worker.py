@@ -99,6 +99,11 @@ class Worker:
             gc.freeze()
             gc.set_threshold(*cfg.gc_threshold)
         self._producer = make_producer(cfg.bootstrap, client_id=f"{cfg.client_id}-out")
+        # The producer learns a topic's partitions on its first send to it, a metadata round trip each
+        # (~100 ms): at start-up, not in the first batch or on a port's first scan recommendation.
+        topics = cfg.topics
+        for topic in (topics.risk_scores, topics.dlq, topics.changelog, *map(topics.recommendations, topics.port_ids)):
+            self._topic_partitions[topic] = sorted(self._producer.partitions_for(topic))
         self._consumer = make_consumer(
             cfg.bootstrap, cfg.group_id, client_id=cfg.client_id, max_poll_records=cfg.buffer_records,
             max_partition_fetch_bytes=1024 * 1024,
