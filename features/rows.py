@@ -53,7 +53,7 @@ _TIME_COLUMNS = frozenset({"event_time", "eta", "inspected_at"})
 _NUMBER_COLUMNS = frozenset({"gross_weight_kg", "declared_value_eur"})
 # Columns whose values feature code looks up in dicts (see _shared_strings); ids unique per row are not.
 _LOOKED_UP = frozenset({"mainport", "transport_mode", "container_type", "shipper_id", "consignee_id",
-                        "notify_party_id", "declarant_id", "hs_code", "port_of_loading"})
+                        "notify_party_id", "declarant_id", "hs_code", "port_of_loading", "vessel_imo"})
 
 
 def epoch_column(values: pd.Series) -> list[float]:
