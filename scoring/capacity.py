@@ -23,9 +23,13 @@ enters a new hour):
   within ``feedback_dead_z`` Poisson standard deviations, with a gain scaled down when the expected
   count is small (a port with 5 scans a day has too much noise to steer on), bounded to ``k_bounds``.
 
-Until a window holds ``min_samples`` scores its threshold is the configured default. (The model card's
-decision threshold is no better a prior: it is a quantile pooled over all ports, and ports' score
-distributions differ, so a small port would flag several times its share until its own window fills.) A short window
+Cold start. The model window's quantile is used from its first score on, refreshed after every event
+while the window holds fewer than ``min_samples``: the threshold is then the top score seen so far, which
+the m-th event beats with probability 1/m, so a fresh port flags ~ln(200) ≈ 5 events more than its share
+before 200, whatever the model's score scale. A fixed default does not know that scale: with a model whose
+scores run higher, 0.5 flagged 27 of Amsterdam's first 200 arrivals (capacity 5 a day); nor does the model
+card's decision threshold, a quantile pooled over all ports. The fallback window, which fills only while
+the model is unavailable, keeps its default until it holds ``min_samples``. A short window
 cannot resolve a tail of p < 1/m, but its top score then flags about 1/m of arrivals: a bounded,
 brief over-selection (0.5 % for m = 200), preferable to a default that knows nothing of the scores.
 """
@@ -58,7 +62,7 @@ class PolicyTuning:
     max_window: int = 50_000
     refresh_every: int = 128  # events of a port between threshold recomputations
     arrivals_days: int = 3
-    min_samples: int = 200  # scores in a window before its quantile replaces the default threshold
+    min_samples: int = 200  # fallback scores before their quantile replaces the default; model: faster refreshes
     default_threshold: float = 0.5  # cold start, model scores
     fallback_default_threshold: float = 0.5  # cold start, fallback scores
     feedback_gain: float = 0.015  # per hour; integral time ~3 days, well above the 24 h measurement lag
@@ -170,6 +174,7 @@ class PortController:
         self.now_s = -math.inf
         self.refreshed_hour = -1
         self.since_refresh = 0
+        self.refresh_after = tuning.refresh_every  # events until the next count-based refresh
         self.feedback_hour = -1
         self.log_k = 0.0
         self.flags_24h = 0  # at the last refresh
@@ -188,7 +193,7 @@ class PortController:
         self.arrivals.add(int(t_s // HOUR_S))
 
     def needs_refresh(self) -> bool:
-        return self.since_refresh >= self.tuning.refresh_every or int(self.now_s // HOUR_S) > self.refreshed_hour
+        return self.since_refresh >= self.refresh_after or int(self.now_s // HOUR_S) > self.refreshed_hour
 
     def refresh(self) -> None:
         """Recompute the arrival estimate, feedback correction, rates and thresholds."""
@@ -216,13 +221,16 @@ class PortController:
         self.random_rate = min(1.0, self.random_share * capacity / self.arrivals_per_day / kept,
                                tuning.max_rate_factor * self.random_share * capacity / configured)
         for source, window in self.windows.items():
-            if window.filled >= min(tuning.min_samples, len(window.buf)) and self.model_rate > 0.0:
+            needed = 1 if source == "model" else min(tuning.min_samples, len(window.buf))
+            if window.filled >= needed and self.model_rate > 0.0:
                 self.thresholds[source] = window.upper_quantile(self.model_rate)
             else:
                 self.thresholds[source] = self.defaults[source]
         self.refreshed_hour = now_hour
         self.since_refresh = 0
         self.flags_since_refresh = 0
+        filled = self.windows["model"].filled
+        self.refresh_after = 1 if filled < tuning.min_samples else tuning.refresh_every
 
     def _feedback(self, expected: float, now_hour: int) -> None:
         """Integrate log(flags of the last 24 h / expected) beyond its Poisson noise band into ``log_k``."""
@@ -260,6 +268,7 @@ class PortController:
             "suppressed": self.suppressed.state(),
             "first_s": self.first_s, "now_s": self.now_s if self.first_s is not None else None,
             "refreshed_hour": self.refreshed_hour, "since_refresh": self.since_refresh,
+            "refresh_after": self.refresh_after,
             "feedback_hour": self.feedback_hour, "log_k": self.log_k, "flags_24h": self.flags_24h,
             "flags_since_refresh": self.flags_since_refresh, "model_rate": self.model_rate,
             "random_rate": self.random_rate, "arrivals_per_day": self.arrivals_per_day,
@@ -277,5 +286,6 @@ class PortController:
         self.now_s = state["now_s"] if state["now_s"] is not None else -math.inf
         for name in ("refreshed_hour", "since_refresh", "feedback_hour", "flags_24h", "flags_since_refresh"):
             setattr(self, name, int(state[name]))
+        self.refresh_after = int(state.get("refresh_after", self.tuning.refresh_every))
         for name in ("log_k", "model_rate", "random_rate", "arrivals_per_day"):
             setattr(self, name, float(state[name]))

@@ -160,8 +160,8 @@ class SelectionPolicy:
             if ctl.needs_refresh():
                 ctl.refresh()
             # The segment runs until the next event that would trigger a refresh in decide():
-            # the refresh_every-th event, or one whose time enters an hour after the last refresh.
-            end = min(m, pos + max(self.tuning.refresh_every - ctl.since_refresh, 1))
+            # the refresh_after-th event, or one whose time enters an hour after the last refresh.
+            end = min(m, pos + max(ctl.refresh_after - ctl.since_refresh, 1))
             if end > pos + 1:
                 later = np.flatnonzero(np.maximum.accumulate(hours[pos + 1:end]) > ctl.refreshed_hour)
                 if len(later):

@@ -215,7 +215,7 @@ def test_tied_fallback_scores_still_select_the_target_share() -> None:
     assert policy.counters["rotterdam"].degraded == len(times)
 
 
-def test_cold_start_uses_the_default_threshold_then_the_observed_quantile() -> None:
+def test_cold_start_follows_the_top_score_seen_so_far_then_the_observed_quantile() -> None:
     tuning = PolicyTuning(default_threshold=0.8, min_samples=200, refresh_every=1)
     policy = SelectionPolicy([ROTTERDAM], seed=1, tuning=tuning)
     rng = np.random.default_rng(2)
@@ -223,12 +223,27 @@ def test_cold_start_uses_the_default_threshold_then_the_observed_quantile() -> N
     events = events_at(times)
     scores = model_scores(1_000, rng)
     decisions = run(policy, "rotterdam", times, scores, events)
-    assert {d.threshold for d in decisions[:200]} == {0.8}  # too few scores yet
-    assert decisions[200].threshold < 0.8
+    assert decisions[0].threshold == 0.8  # nothing seen yet
+    for i in (1, 7, 150):  # the top score among those seen before
+        assert decisions[i].threshold == pytest.approx(scores[:i].max(), abs=1e-6)
     # then: the score ranked round(rate x seen) from the top among the scores seen so far
     top = max(1, round(policy.model_rate("rotterdam") * 999))
     assert decisions[-1].threshold == pytest.approx(np.sort(scores[:-1])[-top], abs=1e-6)
     assert top >= 3
+
+
+@pytest.mark.parametrize("shift", [0.0, 4.5])
+def test_a_fresh_small_port_flags_few_whatever_the_models_score_scale(shift: float) -> None:
+    """A default threshold knows nothing of the model: with scores that run high it flags a good share of
+    the arrivals before the window fills (as 0.5 did at Amsterdam with a retrained model: 27 of 200)."""
+    rng = np.random.default_rng(4)
+    times = START + np.arange(450) * 190.0  # Amsterdam's day, evenly spread
+    scores = model_scores(len(times), rng, shift)
+    policy = SelectionPolicy([AMSTERDAM], random_share=0.0, seed=1)
+    flags = daily_flags(times, run(policy, "amsterdam", times, scores, events_at(times, "amsterdam")))
+    assert flags[0] <= 15, flags.tolist()  # capacity 5, and ~ln(200) more while the first 200 scores come in
+    if shift:
+        assert (scores[:200] >= PolicyTuning().default_threshold).sum() > 30  # what a default would flag
 
 
 RULES = """version = 1
