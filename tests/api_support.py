@@ -20,7 +20,7 @@ import lightgbm
 import numpy as np
 import orjson
 from features_support import make_history, tables_for
-from kafka import TopicPartition
+from stream_support import read_topic
 
 from api.app import create_app
 from api.keys import create_key
@@ -34,7 +34,7 @@ from features.tables import TABLES_FILE
 from models.artifact import ModelCard, save_artifact
 from models.export import export_with_gate
 from portrisk.settings import Settings
-from stream.kafka_clients import make_consumer, make_producer
+from stream.kafka_clients import make_producer
 from stream.records import decision_record, feature_dicts
 from stream.topics import TopicNames, create_topics, topic_specs
 
@@ -83,24 +83,6 @@ def publish(bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, by
             f.get(timeout=30)
     finally:
         producer.close()
-
-
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[Any]:
-    """Every record of ``topic`` from the beginning up to its end at call time."""
-    consumer = make_consumer(bootstrap, None)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps) and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 def audit_records(bootstrap: str, topics: TopicNames) -> list[dict[str, Any]]:

@@ -7,14 +7,11 @@ live events carrying the mapping's extras are scored with exactly the features t
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import orjson
 import pytest
-from api_support import read_topic
 from import_support import (
     EXAMPLE_MAPPING,
     admin_frame,
@@ -25,6 +22,7 @@ from import_support import (
 )
 from models_support import TRAIN, small_world
 from prometheus_client import CollectorRegistry
+from stream_support import read_topic, same_features
 
 from features.contract import decode_manifest, encode_event
 from features.pipeline import FeaturePipeline
@@ -139,15 +137,4 @@ def test_the_worker_scores_live_events_with_the_imported_model(imported_model: t
         assert got["extra_aantal_colli"] == packages(event.gross_weight_kg)
         assert got["extra_douanekantoor_risk"] is not None and got["extra_douanekantoor_novel"] is not None
         assert (got["forwarder_novel"] is None) == ("forwarder" not in event.extras)
-        assert _same(got, offline.names, expected) is None, event.event_id
-
-
-def _same(features: dict[str, Any], names: tuple[str, ...], expected: np.ndarray) -> str | None:
-    for name, want in zip(names, expected.tolist(), strict=True):
-        got = features[name]
-        if math.isnan(want):
-            if got is not None:
-                return f"{name}: expected missing, got {got}"
-        elif got is None or abs(got - want) > 1e-5 * max(1.0, abs(want)):
-            return f"{name}: expected {want}, got {got}"
-    return None
+        assert same_features({"features": got}, offline.names, expected.tolist()) is None, event.event_id
