@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from features_support import frame, make_history, tables_for
+from features_support import START, frame, make_history, tables_for
 
 from features import memo
 from features.contract import InspectionOutcome, ManifestEvent
+from features.event import hubs_key, route_key
+from features.identifiers import imo_number
 from features.pipeline import FeaturePipeline
 from features.replay import replay
 from features.rows import event_rows, outcome_rows
@@ -237,3 +239,48 @@ def test_tables_bytes_are_deterministic_and_round_trip(tables: ReferenceTables) 
     assert again.to_bytes() == tables.to_bytes()
     assert again == tables
     assert replace(tables, prior=0.5).digest != tables.digest
+
+
+def test_vessel_and_route_commodity_profiles_are_smoothed_finding_rates(history) -> None:
+    events, outcomes = history
+    drugs = {o.event_id for o in outcomes if o.result == "drugs"}
+    # Two vessels: the one that carried the findings, and a clean one.
+    risky, clean = imo_number(900_002), imo_number(900_003)
+    events = [e.model_copy(update={"vessel_imo": risky if e.event_id in drugs or i % 4 == 0 else clean})
+              for i, e in enumerate(events)]
+    tables = tables_for(events, outcomes)
+    pipeline = FeaturePipeline(tables)
+    end = START + timedelta(days=10)  # tables_for's window
+    window = [e for e in events if e.event_time < end]
+    found = {o.event_id: o.result == "drugs" for o in outcomes if o.inspected_at < end}
+    m, prior = tables.config.smoothing, tables.prior
+
+    def rate(selected: list[ManifestEvent]) -> float:
+        inspected = [found[e.event_id] for e in selected if e.event_id in found]
+        return (sum(inspected) + m * prior) / (len(inspected) + m)
+
+    by_vessel = {}
+    for imo in (risky, clean):
+        on_board = [e for e in window if e.vessel_imo == imo]
+        x = pipeline.process(next(e for e in events if e.vessel_imo == imo), InMemoryStore())
+        by_vessel[imo] = column(pipeline, x, "vessel_risk")
+        assert by_vessel[imo] == pytest.approx(rate(on_board), rel=1e-5)
+        assert column(pipeline, x, "vessel_volume_log") == pytest.approx(math.log1p(len(on_board)), rel=1e-6)
+    assert by_vessel[risky] > prior > by_vessel[clean]
+
+    # Same route and HS chapter: the rate among exactly those inspected containers.
+    e = events[3]
+
+    def route(event: ManifestEvent) -> str | None:
+        return route_key(event.port_of_loading, hubs_key(event.transshipment_ports), event.mainport)
+
+    x = pipeline.process(e, InMemoryStore())
+    same = [w for w in window if w.hs_code[:2] == e.hs_code[:2] and route(w) == route(e)]
+    assert column(pipeline, x, "route_commodity_risk") == pytest.approx(rate(same), rel=1e-5)
+
+    unseen = pipeline.process(e.model_copy(update={"vessel_imo": imo_number(900_004)}), InMemoryStore())
+    assert column(pipeline, unseen, "vessel_risk") == pytest.approx(prior, rel=1e-6)
+    assert column(pipeline, unseen, "vessel_volume_log") == 0.0
+    no_vessel = pipeline.process(e.model_copy(update={"vessel_imo": None}), InMemoryStore())
+    assert math.isnan(column(pipeline, no_vessel, "vessel_risk"))
+    assert math.isnan(column(pipeline, no_vessel, "vessel_volume_log"))

@@ -136,3 +136,20 @@ def test_a_history_declares_its_own_feature_configuration(tmp_path: Path) -> Non
     worker = FeaturePipeline.from_model_dir(tmp_path / "model")  # what the worker builds from the artifact
     assert worker.config == config
     ScoringSession.load(tmp_path / "model", worker.names)  # the hash matches: no error
+
+
+def test_a_labels_weight_halves_every_half_life_before_the_cut_off() -> None:
+    from models.dataset import Features
+    from models.train import training_rows
+
+    history = load_history(small_world())
+    periods = split(history, TRAIN)
+    n = len(history.events)
+    feats = Features(np.zeros((n, 1), np.float32), np.zeros(n, np.int64), None, ("x",))  # type: ignore[arg-type]
+    flat = training_rows(history, feats, periods, dataclasses.replace(TRAIN, recency_half_life_days=None))
+    recent = training_rows(history, feats, periods, dataclasses.replace(TRAIN, recency_half_life_days=7.0))
+    used = flat.train | flat.valid
+    assert used.any() and (used == (recent.train | recent.valid)).all()
+    age_days = (periods.valid_end - history.events["event_time"]).dt.total_seconds().to_numpy()[used] / 86_400
+    assert np.allclose(recent.weight[used] / flat.weight[used], 0.5 ** (age_days / 7.0))
+    assert recent.weight[used].max() <= flat.weight[used].max()  # nothing gains weight
