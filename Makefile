@@ -38,8 +38,8 @@ clean: broker-stop
 # The default model (models/default/): a full-scale 180-day world with a fixed seed, then training.
 # Half a year, so that the drift route (from day 90) has weeks of samples and seizures before the
 # training cut-off (day 138), as it would in reality. Same seeds, same model; the world lives in data/
-# (not in git). About 8 minutes on two cores; `portrisk evaluate --world data/world-default` then
-# scores the held-out last 42 days.
+# (not in git). About 10 minutes on two cores (simulate 2, train 7); then
+# `portrisk evaluate --world data/world-default` scores the held-out last 42 days.
 .PHONY: model
 model: $(VENV)/.installed
 	$(BIN)/portrisk simulate --days 180 --seed 7 --out data/world-default
