@@ -25,6 +25,11 @@ def _passed(result: object) -> str:
     return f"{getattr(result, 'stdout', '')}\n{getattr(result, 'stderr', '')}"
 
 
+def _alert_names() -> set[str]:
+    return {r["alert"] for g in yaml.safe_load((OPS_DIR / "rules" / "alerts.yml").read_text())["groups"]
+            for r in g["rules"]}
+
+
 def test_prometheus_config_is_valid(tmp_path: Path) -> None:
     # The config names its key file relative to itself; check a copy that has one.
     ops = shutil.copytree(OPS_DIR, tmp_path / "ops")
@@ -47,8 +52,7 @@ def test_alert_unit_tests_pass() -> None:
 
 
 def test_every_alert_is_tested_firing_and_silent() -> None:
-    alerts = {r["alert"] for g in yaml.safe_load((OPS_DIR / "rules" / "alerts.yml").read_text())["groups"]
-              for r in g["rules"]}
+    alerts = _alert_names()
     firing: set[str] = set()
     silent: set[str] = set()
     for path in (OPS_DIR / "tests").glob("*_test.yml"):
@@ -57,6 +61,14 @@ def test_every_alert_is_tested_firing_and_silent() -> None:
                 (firing if case.get("exp_alerts") else silent).add(case["alertname"])
     assert alerts - firing == set(), "alerts never shown firing"
     assert alerts - silent == set(), "alerts never shown silent"
+
+
+def test_every_alert_is_explained_in_the_readme() -> None:
+    # An operator paged by an alert searches the README for its name: each must be spelled out there.
+    alerts = _alert_names()
+    readme = (OPS_DIR.parent / "README.md").read_text()
+    operating = readme[readme.index("## Operating portrisk"):]
+    assert {a for a in alerts if f"`{a}`" not in operating} == set()
 
 
 def test_dashboard_expressions_are_valid_promql(tmp_path: Path) -> None:
