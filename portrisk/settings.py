@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # --- Worker ------------------------------------------------------------------------------------
     worker_group: str = Field(default="portrisk-worker", description="consumer group of the workers")
     max_batch: int = Field(default=1000, ge=1, le=50_000, description="records per micro-batch at most")
+    metrics_host: str = Field(default="127.0.0.1", description="address the worker's /metrics listens on "
+                              "(0.0.0.0 or a host address lets a Prometheus on another machine scrape it)")
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="worker /metrics port (0: a free one)")
 
     # --- HTTP API (`portrisk serve`) ---------------------------------------------------------------

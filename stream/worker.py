@@ -29,12 +29,13 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.structs import OffsetAndMetadata
 
+from portrisk.errors import BrokerError
 from stream.batch import BatchProcessor
 from stream.changelog import restore_partitions
 from stream.kafka_clients import default_partitions, make_consumer, make_producer, release_parked_records
 from stream.ordering import OrderedInput
 from stream.state_store import PartitionedStore
-from stream.topics import TopicNames
+from stream.topics import TopicNames, list_topics
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +99,17 @@ class Worker:
             # The model, tables and clients live as long as the process: keep them out of every collection.
             gc.freeze()
             gc.set_threshold(*cfg.gc_threshold)
+        topics = cfg.topics
+        outputs = [topics.risk_scores, topics.dlq, topics.changelog, *map(topics.recommendations, topics.port_ids)]
+        # A missing topic would block each metadata look-up for a minute (and SIGTERM with it): say so instead.
+        missing = sorted(set(outputs) - set(list_topics(cfg.bootstrap)))
+        if missing:
+            raise BrokerError(f"output topics missing on {cfg.bootstrap}: {', '.join(missing)}; "
+                              "create the topic set with `portrisk topics create`")
         self._producer = make_producer(cfg.bootstrap, client_id=f"{cfg.client_id}-out")
         # The producer learns a topic's partitions on its first send to it, a metadata round trip each
         # (~100 ms): at start-up, not in the first batch or on a port's first scan recommendation.
-        topics = cfg.topics
-        for topic in (topics.risk_scores, topics.dlq, topics.changelog, *map(topics.recommendations, topics.port_ids)):
+        for topic in outputs:
             self._topic_partitions[topic] = sorted(self._producer.partitions_for(topic))
         self._consumer = make_consumer(
             cfg.bootstrap, cfg.group_id, client_id=cfg.client_id, max_poll_records=cfg.buffer_records,

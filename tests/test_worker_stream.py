@@ -9,6 +9,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -126,19 +128,51 @@ def test_flags_track_the_ports_scan_capacity(kafka_bootstrap: str, topic_prefix:
     assert 0.65 * target <= judged <= 1.35 * target, per_day
 
 
-def _worker_process(settings: Settings, idle_exit: float | None = None) -> subprocess.Popen[str]:
+def _worker_process(settings: Settings, idle_exit: float | None = None, extra_env: dict[str, str] | None = None,
+                    stdout: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTRISK_")}
     env.update({"PORTRISK_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "PORTRISK_TOPIC_PREFIX":
                 settings.topic_prefix, "PORTRISK_PARTITIONS": str(settings.partitions),
                 "PORTRISK_HOME": str(settings.home), "PORTRISK_METRICS_PORT": "0",
                 "PORTRISK_MAX_BATCH": str(settings.max_batch), "PORTRISK_MODEL_DIR": str(settings.model_dir),
-                "PORTRISK_PORTS": orjson.dumps([p.model_dump() for p in settings.ports]).decode()})
+                "PORTRISK_PORTS": orjson.dumps([p.model_dump() for p in settings.ports]).decode(),
+                **(extra_env or {})})
     args = [sys.executable, "-m", "portrisk.cli", "run"] + (["--idle-exit", str(idle_exit)] if idle_exit else [])
-    return subprocess.Popen(args, env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(args, env=env, text=True, stdout=stdout, stderr=subprocess.PIPE)
 
 
 def _decided(bootstrap: str, settings: Settings) -> int:
     return len(read_topic(bootstrap, TopicNames.from_settings(settings).risk_scores, idle_s=0.5))
+
+
+def test_metrics_listen_on_the_configured_address_only(kafka_bootstrap: str, topic_prefix: str,
+                                                       tmp_path: Path) -> None:
+    # 127.0.0.2 is loopback too on Linux, but a different address: the default 127.0.0.1 must then refuse.
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path)
+    publish(settings, [])  # the topics
+    worker = _worker_process(settings, extra_env={"PORTRISK_METRICS_HOST": "127.0.0.2"}, stdout=subprocess.PIPE)
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline()
+        assert line.startswith("metrics at http://127.0.0.2:"), line or worker.communicate(timeout=30)[1][-2000:]
+        port = int(line.rsplit(":", 1)[1].split("/")[0])
+        with urllib.request.urlopen(f"http://127.0.0.2:{port}/metrics", timeout=10) as response:
+            assert "portrisk_events_consumed_total" in response.read().decode()
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=60)
+
+
+def test_missing_topics_stop_the_worker_with_a_message_naming_them(kafka_bootstrap: str, topic_prefix: str,
+                                                                   tmp_path: Path) -> None:
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path)  # no topics created
+    worker = _worker_process(settings)
+    _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode != 0
+    assert f"output topics missing on {kafka_bootstrap}: {topic_prefix}" in stderr, stderr[-2000:]
+    assert "portrisk topics create" in stderr and "Traceback" not in stderr
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(

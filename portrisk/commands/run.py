@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Join the worker consumer group (PORTRISK_WORKER_GROUP) over every manifests.<port> topic "
                     "and inspection-outcomes; publish a decision per container to risk-scores and flagged "
                     "containers to scan-recommendations.<port>; serve Prometheus metrics on "
-                    "PORTRISK_METRICS_PORT. SIGTERM/SIGINT finish the batch, flush, commit and exit.")
+                    "PORTRISK_METRICS_HOST:PORTRISK_METRICS_PORT. SIGTERM/SIGINT finish the batch, flush, commit "
+                    "and exit.")
     run.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS",
                      help="exit after this many seconds without input (batch jobs, tests)")
     run.set_defaults(func=_run)
@@ -33,9 +34,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
     worker = build_worker(settings, metrics)
-    server, _thread = start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
+    server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     # The actual port matters when PORTRISK_METRICS_PORT=0 picked a free one.
-    print(f"metrics at http://127.0.0.1:{server.server_port}/metrics", flush=True)
+    print(f"metrics at http://{settings.metrics_host}:{server.server_port}/metrics", flush=True)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: finishing the batch, then stopping", signal.Signals(signum).name)
