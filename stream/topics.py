@@ -149,6 +149,23 @@ def create_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_s: float =
         admin.close()
 
 
+def delete_topics(bootstrap: str, names: Iterable[str], timeout_s: float = 30.0) -> list[str]:
+    """Delete the named topics (those already gone are skipped); returns the names deleted."""
+    names = sorted(set(names))
+    if not names:
+        return []
+    admin = _admin(bootstrap, timeout_s)
+    try:
+        present = [n for n in names if n in set(admin.list_topics())]
+        if present:
+            admin.delete_topics(present, timeout_ms=int(timeout_s * 1000))
+        return present
+    except KafkaError as exc:
+        raise BrokerError(f"could not delete topics on {bootstrap}: {exc}") from exc
+    finally:
+        admin.close()
+
+
 def _topic_results(response: dict[str, Any]) -> list[dict[str, Any]]:
     return list(response.get("topics", []))
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from portrisk.settings import Settings
 
+DEMO_TOPIC_PREFIX = "demo-"  # every run's topics: demo-<time>.<name>
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser(
@@ -55,11 +57,12 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     started_broker = not settings.kafka_bootstrap and not local_broker(settings).status().up
     bootstrap = bootstrap_servers(settings, start_local=True)
     print(f"Kafka at {bootstrap}")
-    topics = TopicNames.from_settings(settings)
-    create_topics(bootstrap, topic_specs(topics, settings.partitions))
     run_dir = settings.home / "demo"
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = _child_env(settings, bootstrap, run_dir)
+    run = _fresh_namespace(settings, bootstrap, run_dir)  # the broker stays the one of ``settings``
+    topics = TopicNames.from_settings(run)
+    create_topics(bootstrap, topic_specs(topics, run.partitions))
+    env = _child_env(run, bootstrap, run_dir)
     api_key = _demo_api_key(env, run_dir)
     children: list[subprocess.Popen[bytes]] = []
     prometheus: Any = None
@@ -71,6 +74,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             prometheus = _start_prometheus(env, run_dir, worker_port, api_port)
 
         world = generate_world(make_config(ports=settings.ports, days=args.days, seed=args.seed, scale=args.scale))
+        # Publishing before the worker owns its partitions would count its start-up (group join, state
+        # restore from the changelog) as decision latency.
+        _await_ready(worker_port, api_port, children)
         start_offsets = _end_offsets(bootstrap, topics.risk_scores)
         producer = make_producer(bootstrap, client_id="portrisk-demo")
         print(f"publishing {len(world.events):,} manifest events for {args.days} day(s) at {args.rate:,.0f}/s")
@@ -111,9 +117,36 @@ def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _fresh_namespace(settings: Settings, bootstrap: str, run_dir: Path) -> Settings:
+    """Topics and service state of this run alone, so that every run starts from the same empty history.
+
+    Publishing the same simulated day again into the topics of an earlier run would restore that run's
+    shipper state (the day seen twice) and count its flags. Each run gets topics prefixed
+    ``demo-<time>.`` and a fresh state directory; earlier runs' ``demo-`` topics are deleted. With
+    PORTRISK_TOPIC_PREFIX set, the demo uses those topics as they are.
+    """
+    import shutil
+
+    from stream.topics import delete_topics, list_topics
+
+    if settings.topic_prefix:
+        print(f"topics prefixed {settings.topic_prefix!r} (PORTRISK_TOPIC_PREFIX): earlier state is kept")
+        return settings
+    earlier = [t for t in list_topics(bootstrap) if t.startswith(DEMO_TOPIC_PREFIX)]
+    if earlier:
+        print(f"deleting {len(earlier)} topics of earlier demo runs")
+        delete_topics(bootstrap, earlier)
+    state = run_dir / "state"
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    return settings.model_copy(update={"topic_prefix": f"{DEMO_TOPIC_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}.",
+                                       "home": state})
+
+
 def _child_env(settings: Settings, bootstrap: str, run_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"PORTRISK_KAFKA_BOOTSTRAP": bootstrap, "PORTRISK_HOME": str(settings.home),
+                "PORTRISK_TOPIC_PREFIX": settings.topic_prefix,
                 "PORTRISK_API_KEYS_FILE": str(run_dir / "api-keys.json")})
     return env
 
@@ -168,6 +201,47 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _await_ready(worker_port: int, api_port: int, children: list[subprocess.Popen[bytes]],
+                 timeout_s: float = 300.0) -> None:
+    """Wait until the worker has its partitions (state restored) and the API answers /healthz."""
+    began = time.monotonic()
+    print("waiting for the worker (group join, state restore) and the API", flush=True)
+    while time.monotonic() - began < timeout_s:
+        if any(c.poll() is not None for c in children):
+            raise SystemExit("a demo service stopped; see the logs in PORTRISK_HOME/demo")
+        if _worker_assigned(worker_port) and _http_ok(f"http://127.0.0.1:{api_port}/healthz"):
+            print(f"worker and API ready in {time.monotonic() - began:.1f} s", flush=True)
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the worker or the API was not ready after {timeout_s:.0f} s; see PORTRISK_HOME/demo")
+
+
+def _worker_assigned(port: int) -> bool:
+    """Whether the worker's metrics show input partitions assigned (set once their state is restored)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = _http_text(f"http://127.0.0.1:{port}/metrics")
+    if body is None:
+        return False
+    return any(sample.value > 0 for family in text_string_to_metric_families(body)
+               if family.name == "portrisk_assigned_partitions" for sample in family.samples)
+
+
+def _http_ok(url: str) -> bool:
+    return _http_text(url) is not None
+
+
+def _http_text(url: str) -> str | None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode() if response.status == 200 else None
+    except (urllib.error.URLError, OSError):
+        return None
 
 
 def _end_offsets(bootstrap: str, topic: str) -> dict[Any, int]:
