@@ -55,18 +55,18 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     started_broker = not settings.kafka_bootstrap and not local_broker(settings).status().up
-    bootstrap = bootstrap_servers(settings, start_local=True)
-    print(f"Kafka at {bootstrap}")
-    run_dir = settings.home / "demo"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run = _fresh_namespace(settings, bootstrap, run_dir)  # the broker stays the one of ``settings``
-    topics = TopicNames.from_settings(run)
-    create_topics(bootstrap, topic_specs(topics, run.partitions))
-    env = _child_env(run, bootstrap, run_dir)
-    api_key = _demo_api_key(env, run_dir)
     children: list[subprocess.Popen[bytes]] = []
     prometheus: Any = None
-    try:
+    try:  # from the broker's start on: Ctrl-C or an error at any point stops what was started
+        bootstrap = bootstrap_servers(settings, start_local=True)
+        print(f"Kafka at {bootstrap}")
+        run_dir = settings.home / "demo"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run = _fresh_namespace(settings, bootstrap, run_dir)  # the broker stays the one of ``settings``
+        topics = TopicNames.from_settings(run)
+        create_topics(bootstrap, topic_specs(topics, run.partitions))
+        env = _child_env(run, bootstrap, run_dir)
+        api_key = _demo_api_key(env, run_dir)
         worker_port, api_port = _free_port(), _free_port()
         children.append(_spawn(["run"], dict(env, PORTRISK_METRICS_PORT=str(worker_port)), run_dir / "worker.log"))
         children.append(_spawn(["serve", "--port", str(api_port)], env, run_dir / "api.log"))
