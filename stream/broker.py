@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -154,13 +155,15 @@ class LocalBroker:
             shutil.rmtree(self.lib_dir)
         work.mkdir(parents=True, exist_ok=True)
         (work / "pom.xml").write_text(_pom(self.version))
-        cmd = [mvn, "-q", "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
+        # Not -q: the output is captured either way, and -q drops the warnings that name a transfer
+        # failure when the error itself names none (no network: "No plugin found for prefix 'dependency'").
+        cmd = [mvn, "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
                f"-DoutputDirectory={self.lib_dir}", "-DincludeScope=runtime"]
         result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if result.returncode != 0 or not any(self.lib_dir.glob(f"kafka_2.13-{self.version}.jar")):
-            last = _last_error_line(result.stdout + result.stderr)
-            raise BrokerError(f"Maven could not download Apache Kafka {self.version} (exit {result.returncode}: "
-                              f"{last}); check that Maven Central is reachable and the version exists")
+            cause = _maven_cause(result.stdout + result.stderr)
+            raise BrokerError(f"Maven could not download Apache Kafka {self.version} (mvn exit "
+                              f"{result.returncode}): {cause}; {_maven_advice(cause, self.version)}")
         marker.write_text(self.version)
         return self.lib_dir
 
@@ -348,6 +351,69 @@ def _admin_reachable(bootstrap: str, timeout_s: float) -> bool:
         return False
     finally:
         admin.close()
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Maven's closing boilerplate after the real error: help links, -e/-X hints, the resume command.
+_MAVEN_BOILERPLATE = ("To see the full stack trace", "Re-run Maven", "For more information about the errors",
+                      "[Help", "After correcting the problems", "mvn ")
+# Where the specific cause starts inside Maven's chain "goal failed: dependencies: artifact: reason".
+_MAVEN_CAUSE_START = re.compile(r"Could not find artifact|Could not transfer (?:artifact|metadata)"
+                                r"|\S+ (?:was not found in|failed to transfer from) ")
+_MAVEN_CAUSE_MAX = 240
+
+
+def _maven_cause(output: str) -> str:
+    """The real cause in Maven's output, on one readable line.
+
+    Maven's first [ERROR] line is the one that says what could not be resolved and why; the ones after it
+    are generic (help links, "re-run with -e"). Its chain of wrappers is cut down to the specific part.
+    When that names no transfer failure (no network before the dependency plugin was ever downloaded),
+    the first transfer failure among the warnings is added.
+    """
+    lines = [_ANSI.sub("", ln).strip() for ln in output.splitlines()]
+    errors = [ln.removeprefix("[ERROR]").strip() for ln in lines if ln.startswith("[ERROR]")]
+    errors = [ln for ln in errors if ln and not ln.startswith(_MAVEN_BOILERPLATE)]
+    if not errors:
+        return _last_error_line(output)
+    cause = _maven_specific(errors[0])
+    if _MAVEN_CAUSE_START.search(cause) is None:
+        no_plugin = cause.startswith("No plugin found for prefix")
+        if no_plugin:
+            cause = cause.split(" in the current project", 1)[0]
+        transfer = next((ln.removeprefix("[WARNING]").strip() for ln in lines
+                         if ln.startswith("[WARNING]") and "Could not transfer" in ln), None)
+        if transfer is not None:
+            cause = f"{cause}: {_maven_specific(transfer)}"
+        elif no_plugin:
+            cause += " (Maven could not download its dependency plugin)"
+    if len(cause) <= _MAVEN_CAUSE_MAX:
+        return cause
+    # Too long: the middle goes (artifact coordinates, URLs), the reason at the end stays.
+    head = _MAVEN_CAUSE_MAX * 2 // 5
+    return f"{cause[:head].rstrip()} … {cause[head + 3 - _MAVEN_CAUSE_MAX:].lstrip()}"
+
+
+def _maven_specific(message: str) -> str:
+    message = re.sub(r"\s*-> \[Help \d+\]$", "", message)
+    starts = list(_MAVEN_CAUSE_START.finditer(message))
+    if not starts:
+        return message
+    cause = message[starts[-1].start():].split(". This failure was cached", 1)[0]
+    # "... from/to central (URL): Transfer failed for URL/file.pom: Unknown host ...": keep the reason
+    cause = re.sub(r"[Tt]ransfer failed for \S+: ", "", cause)
+    if "This failure was cached" in message:  # Maven does not ask Central again for a day by default
+        cause += " (cached by Maven: delete ~/.m2/repository/**/*.lastUpdated to retry now)"
+    return cause
+
+
+def _maven_advice(cause: str, version: str) -> str:
+    reachable = ("check that Maven Central (repo.maven.apache.org) is reachable from this machine "
+                 "(network, proxy in ~/.m2/settings.xml)")
+    released = f"that PORTRISK_KAFKA_VERSION ({version}) names a released Apache Kafka version"
+    if "not found" in cause or "Could not find" in cause:
+        return f"check {released}, and that Maven Central is reachable"
+    return f"{reachable}, and {released}"
 
 
 def _last_error_line(text: str) -> str:
