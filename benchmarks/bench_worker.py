@@ -6,7 +6,8 @@ Measures, in one run against one broker:
   * decision latency p50/p99 (publish → acknowledged decision) at 500 and 2,000 events/s offered load.
 
 Usage: python benchmarks/bench_worker.py [--events N] [--quick]   (JSON to benchmarks/results/worker.json)
-Uses PORTRISK_KAFKA_BOOTSTRAP or starts the local broker.
+Uses PORTRISK_KAFKA_BOOTSTRAP or starts the local broker. Every measurement gets topics of its own
+(``bench<hex>.*``); they are deleted when the run ends, failed or not.
 """
 
 from __future__ import annotations
@@ -32,17 +33,20 @@ from stream_support import publish, read_topic, world_payloads
 
 from features.contract import decode_manifest
 from portrisk.assembly import build_worker
+from portrisk.errors import PortriskError
 from portrisk.kafka_env import bootstrap_servers
 from portrisk.metrics import WorkerMetrics
 from portrisk.settings import Settings, load_settings
 from stream.kafka_clients import make_consumer, make_producer
-from stream.topics import TopicNames, create_topics, topic_specs
+from stream.topics import TopicNames, create_topics, delete_topics, list_topics, topic_specs
 
 RESULTS = Path(__file__).resolve().parent / "results" / "worker.json"
 
 
-def fresh(base: Settings, bootstrap: str, home: Path) -> Settings:
+def fresh_settings(base: Settings, bootstrap: str, home: Path, prefixes: list[str]) -> Settings:
+    """Settings with topics of their own; their prefix goes into `prefixes` before they are created."""
     prefix = f"bench{uuid.uuid4().hex[:8]}."
+    prefixes.append(prefix)
     settings = base.model_copy(update={"kafka_bootstrap": bootstrap, "topic_prefix": prefix, "home": home,
                                        "metrics_port": 0, "worker_group": prefix + "workers"})
     create_topics(bootstrap, topic_specs(TopicNames.from_settings(settings), settings.partitions))
@@ -140,40 +144,64 @@ def at_rate(settings: Settings, payloads: list[bytes], rate: float) -> dict[str,
             "p99_ms": float(np.percentile(lat, 99) * 1000), "max_ms": float(lat.max() * 1000)}
 
 
+def delete_bench_topics(bootstrap: str, prefixes: list[str]) -> None:
+    """Delete every topic under this run's prefixes; a failure here is reported, never raised."""
+    if not prefixes:
+        return
+    try:
+        names = [t for t in list_topics(bootstrap) if t.startswith(tuple(prefixes))]
+        deleted = delete_topics(bootstrap, names)
+    except PortriskError as exc:
+        print(f"could not delete this run's topics ({', '.join(prefixes)}): {exc}", file=sys.stderr)
+        return
+    print(f"deleted {len(deleted)} benchmark topics ({len(prefixes)} prefixes)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--quick", action="store_true", help="a smoke run with few events")
     parser.add_argument("--latency-only", action="store_true", help="skip the multi-process throughput runs")
     args = parser.parse_args()
-    n = 6_000 if args.quick else args.events
     base = load_settings()
     bootstrap = bootstrap_servers(base, start_local=True)
+    prefixes: list[str] = []
+    try:
+        measure(args, base, bootstrap, prefixes)
+    finally:
+        delete_bench_topics(bootstrap, prefixes)
+
+
+def measure(args: argparse.Namespace, base: Settings, bootstrap: str, prefixes: list[str]) -> None:
+    n = 6_000 if args.quick else args.events
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"portrisk-bench-{os.getpid()}"
     scale = n / sum(p.containers_per_day for p in base.ports) / 1.04  # amendments add ~4 %
     payloads = world_payloads(base.ports, days=1, seed=99, scale=scale)[:n]
     print(f"{len(payloads):,} events, broker {bootstrap}")
     results: dict[str, object] = {"events": len(payloads), "machine": {"cpus": os.cpu_count()}}
-    baseline_settings = fresh(base, bootstrap, home)
+
+    def fresh() -> Settings:
+        return fresh_settings(base, bootstrap, home, prefixes)
+
+    baseline_settings = fresh()
     publish(baseline_settings, payloads)
     passthrough_run, passthrough_cpu = passthrough(baseline_settings, len(payloads))
     results["baseline_passthrough_events_per_s"] = passthrough_run
     results["baseline_passthrough_events_per_cpu_s"] = passthrough_cpu
     print(f"baseline pass-through      {passthrough_run:10,.0f} events/s  ({passthrough_cpu:,.0f} per CPU second)")
-    one, one_cpu = one_worker(fresh(base, bootstrap, home), payloads)
+    one, one_cpu = one_worker(fresh(), payloads)
     results["one_worker_events_per_s"], results["one_worker_events_per_cpu_s"] = one, one_cpu
     print(f"one worker (in process)    {one:10,.0f} events/s  ({one_cpu:,.0f} per CPU second)")
     results["load_average_1min"] = os.getloadavg()[0]
     if not args.latency_only:
-        results["two_worker_processes_events_per_s"] = two = worker_processes(fresh(base, bootstrap, home), payloads, 2)
+        results["two_worker_processes_events_per_s"] = two = worker_processes(fresh(), payloads, 2)
         print(f"two worker processes       {two:10,.0f} events/s")
-        results["one_worker_process_events_per_s"] = one_p = worker_processes(fresh(base, bootstrap, home),
-                                                                              payloads, 1)
+        results["one_worker_process_events_per_s"] = one_p = worker_processes(fresh(), payloads, 1)
         print(f"one worker process         {one_p:10,.0f} events/s")
     results["latency"] = []
     for rate in (500.0, 2000.0):
         count = int(min(len(payloads), rate * (10 if args.quick else 30)))
-        lat = at_rate(fresh(base, bootstrap, home), payloads[:count], rate)
+        lat = at_rate(fresh(), payloads[:count], rate)
         results["latency"].append(lat)  # type: ignore[union-attr]
         print(f"latency at {rate:6,.0f}/s       p50 {lat['p50_ms']:7.1f} ms  p99 {lat['p99_ms']:7.1f} ms  "
               f"max {lat['max_ms']:7.1f} ms  ({lat['events']:,} events)")
