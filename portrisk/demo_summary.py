@@ -13,9 +13,10 @@ import pandas as pd
 def summarise(decisions: list[dict[str, Any]], world: Any) -> str:
     """A readable table per port plus latency and hit rates.
 
-    Hit rates: the legacy policy's are what its inspections found in the simulated history (outcomes);
-    the model's are measured against the simulation's hidden truth for the containers it flagged — the
-    outcome an inspection of them would have had, had customs scanned them.
+    Hit rates, both against the simulation's hidden truth: the share of the containers portrisk flagged
+    (model or rule) that carry drugs, and the same share for the containers the simulated legacy policy
+    inspected (its outcomes). A scan misses some loads, so what inspections *find* is lower than either;
+    comparing flags with truth on one side and finds on the other would flatter the model.
     """
     truth = dict(zip(world.truth["event_id"], world.truth["illicit"], strict=True))
     rows: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -31,7 +32,7 @@ def summarise(decisions: list[dict[str, Any]], world: Any) -> str:
             row["model_hits"] += bool(truth.get(d["event_id"], False))
         decided = datetime.fromisoformat(d["decided_at"]).timestamp()
         latencies.append(max(0.0, decided - d["source"]["timestamp_ms"] / 1000.0))
-    legacy = _legacy_hits(world.outcomes)
+    legacy = _legacy_hits(world.outcomes, truth)
     lines = [f"{'port':<11}{'events':>8}{'flags':>7}{'model':>7}{'random':>7}{'rule':>6}{'degraded':>9}"
              f"{'model hit rate':>16}{'legacy hit rate':>17}"]
     for port in sorted(rows, key=lambda p: -rows[p]["decisions"]):
@@ -44,15 +45,16 @@ def summarise(decisions: list[dict[str, Any]], world: Any) -> str:
         p50, p99 = np.percentile(latencies, [50, 99])
         lines.append(f"decision latency (publish → acknowledged decision): p50 {p50 * 1000:.1f} ms, "
                      f"p99 {p99 * 1000:.1f} ms over {len(latencies):,} decisions")
-    lines.append("model hit rate: flagged by model or rule and illicit in the simulation's truth; legacy hit rate: "
-                 "drug finds per inspection of the simulated legacy policy (its outcomes)")
+    lines.append("hit rate: share carrying drugs in the simulation's truth, of the containers flagged by model or "
+                 "rule (model) and of those the simulated legacy policy inspected (legacy)")
     return "\n".join(lines)
 
 
-def _legacy_hits(outcomes: pd.DataFrame) -> dict[str, float]:
+def _legacy_hits(outcomes: pd.DataFrame, truth: dict[str, bool]) -> dict[str, float]:
     if outcomes.empty:
         return {}
-    grouped = outcomes.assign(hit=outcomes["result"] == "drugs").groupby("mainport")["hit"].mean()
+    hit = [bool(truth.get(event_id, False)) for event_id in outcomes["event_id"]]
+    grouped = outcomes.assign(hit=hit).groupby("mainport")["hit"].mean()
     return {str(k): float(v) for k, v in grouped.items()}
 
 

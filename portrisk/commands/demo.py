@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--scale", type=float, default=1.0, help="volume scale (default 1: real volumes)")
     demo.add_argument("--seed", type=int, default=2026, help="world seed")
     demo.add_argument("--rate", type=float, default=2000.0, help="events per second to publish (default 2000)")
+    demo.add_argument("--warmup-days", type=int, default=28,
+                      help="simulated days before the published ones whose shipper histories are seeded into the "
+                           "worker's state first, as a deployment seeds from its history (default 28; 0: cold)")
     demo.add_argument("--exit", dest="exit_after", action="store_true",
                       help="stop everything after the summary instead of waiting for Ctrl-C")
     demo.add_argument("--with-prometheus", action="store_true",
@@ -67,13 +70,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         create_topics(bootstrap, topic_specs(topics, run.partitions))
         env = _child_env(run, bootstrap, run_dir)
         api_key = _demo_api_key(env, run_dir)
+        world = generate_world(make_config(ports=settings.ports, days=args.warmup_days + args.days, seed=args.seed,
+                                           scale=args.scale))
+        # The worker restores its state when it is assigned its partitions: seed before it starts.
+        world = _seed_warmup(world, args.warmup_days, run, bootstrap, topics.changelog)
         worker_port, api_port = _free_port(), _free_port()
         children.append(_spawn(["run"], dict(env, PORTRISK_METRICS_PORT=str(worker_port)), run_dir / "worker.log"))
         children.append(_spawn(["serve", "--port", str(api_port)], env, run_dir / "api.log"))
         if args.with_prometheus:
             prometheus = _start_prometheus(env, run_dir, worker_port, api_port)
-
-        world = generate_world(make_config(ports=settings.ports, days=args.days, seed=args.seed, scale=args.scale))
         # Publishing before the worker owns its partitions would count its start-up (group join, state
         # restore from the changelog) as decision latency.
         _await_ready(worker_port, api_port, children)
@@ -111,6 +116,43 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         if started_broker:
             local_broker(settings).stop()
     return 0
+
+
+def _seed_warmup(world: Any, days: int, settings: Settings, bootstrap: str, changelog: str) -> Any:
+    """Seed the shipper histories of the world's first ``days`` into the changelog; the days to publish.
+
+    The returned world holds the events filed from the cut to the world's last day and their outcomes
+    (what is published and summarised); outcomes inspected before the cut are part of the seeded
+    histories. Amendments the simulation files after its last day (of that day's containers) are left
+    out: alone in a stream they would be a tail no real day has, amendments without the arrivals.
+    """
+    import dataclasses
+    from datetime import timedelta
+
+    from features.pipeline import FeaturePipeline
+    from portrisk.errors import BrokerError
+    from stream.backfill import history_states, seed_changelog
+
+    events, outcomes = world.events, world.outcomes
+    end = world.config.start + timedelta(days=world.config.days)
+    cut = world.config.start + timedelta(days=max(days, 0))
+    past = events["event_time"] < cut
+    live = events[~past & (events["event_time"] < end)]
+    if days <= 0:
+        return dataclasses.replace(world, events=live.reset_index(drop=True),
+                                   outcomes=outcomes[outcomes["event_id"].isin(set(live["event_id"]))])
+    print(f"seeding shipper histories from {days} simulated days before the published ones "
+          f"({int(past.sum()):,} events)", flush=True)
+    began = time.monotonic()
+    states = history_states(FeaturePipeline.from_model_dir(settings.model_dir), events[past],
+                            outcomes[outcomes["inspected_at"] < cut])
+    try:
+        seeded = seed_changelog(bootstrap, changelog, states)
+        print(f"seeded {seeded:,} shipper histories in {time.monotonic() - began:.1f} s", flush=True)
+    except BrokerError as exc:  # the topics of PORTRISK_TOPIC_PREFIX already hold state: keep it
+        print(f"not seeded: {exc}", flush=True)
+    return dataclasses.replace(world, events=live.reset_index(drop=True),
+                               outcomes=outcomes[outcomes["event_id"].isin(set(live["event_id"]))])
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
