@@ -96,7 +96,10 @@ def throughput_from_decisions(settings: Settings) -> float:
     assert settings.kafka_bootstrap
     stamps = sorted(datetime.fromisoformat(orjson.loads(r.value)["decided_at"]).timestamp()
                     for r in read_topic(settings.kafka_bootstrap, TopicNames.from_settings(settings).risk_scores))
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    span = stamps[-1] - stamps[0] if stamps else 0.0
+    if span <= 0.0:  # too few events to time (all decided in one batch): say so rather than divide by zero
+        raise SystemExit(f"{len(stamps)} decisions within one instant: too few events to measure throughput")
+    return (len(stamps) - 1) / span
 
 
 def one_worker(settings: Settings, payloads: list[bytes]) -> tuple[float, float]:
