@@ -23,6 +23,12 @@ enters a new hour):
   within ``feedback_dead_z`` Poisson standard deviations, with a gain scaled down when the expected
   count is small (a port with 5 scans a day has too much noise to steer on), bounded to ``k_bounds``.
 
+Several workers. Each worker decides the containers of the partitions it owns; shippers hash evenly
+over partitions, so a worker owning a share of them sees that share of every port's traffic and gets
+that share of its capacity (:meth:`PortController.set_share`, set on every rebalance). Without it each of
+n workers would target the whole capacity on its part of the arrivals, and the port would get up to
+``max_rate_factor`` times its capacity in flags.
+
 Cold start. The model window's quantile is used from its first score on, refreshed after every event
 while the window holds fewer than ``min_samples``: the threshold is then the top score seen so far, which
 the m-th event beats with probability 1/m, so a fresh port flags ~ln(200) ≈ 5 events more than its share
@@ -93,6 +99,10 @@ class HourlyCounts:
                 return  # a full ring older than the latest event in this bin: outside the window
             self.hours[b], self.counts[b] = hour, 0
         self.counts[b] += n
+
+    def rescale(self, factor: float) -> None:
+        """Multiply every count (rounded): counts gathered under another traffic share."""
+        self.counts = [round(c * factor) for c in self.counts]
 
     def total(self, now_hour: int, n_hours: int = 24) -> int:
         return sum(c for h, c in zip(self.hours, self.counts, strict=True) if now_hour - n_hours < h <= now_hour)
@@ -182,6 +192,21 @@ class PortController:
         self.model_rate = 0.0
         self.random_rate = 0.0
         self.arrivals_per_day = float(port.containers_per_day)
+        self.share = 1.0  # of the port's traffic this controller sees (a worker's partitions of all)
+        self.refresh()
+
+    def set_share(self, share: float) -> None:
+        """See ``share`` of the port's traffic from now on (one of several workers): capacity and expected
+        arrivals scale with it, and the counts gathered under the old share are rescaled, so that the
+        workers together flag the port's capacity and a rebalance does not make the rates jump."""
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"a traffic share must be in (0, 1], got {share}")
+        if share == self.share:
+            return
+        factor = share / self.share
+        for counts in (self.arrivals, self.flags, self.rule_flags, self.suppressed):
+            counts.rescale(factor)
+        self.share = share
         self.refresh()
 
     def arrive(self, t_s: float) -> None:
@@ -197,13 +222,14 @@ class PortController:
 
     def refresh(self) -> None:
         """Recompute the arrival estimate, feedback correction, rates and thresholds."""
-        tuning, capacity = self.tuning, float(self.port.capacity_per_day)
+        tuning, capacity = self.tuning, float(self.port.capacity_per_day) * self.share
+        expected_per_day = self.port.containers_per_day * self.share
         now_hour = int(self.now_s // HOUR_S) if self.first_s is not None else -1
         covered = self._covered_s(now_hour)
         span_h = 24 * tuning.arrivals_days
         unseen_days = tuning.arrivals_days - self._covered_s(now_hour, span_h) / DAY_S
         seen = self.arrivals.total(now_hour, span_h)
-        self.arrivals_per_day = max((seen + self.port.containers_per_day * unseen_days) / tuning.arrivals_days, 1.0)
+        self.arrivals_per_day = max((seen + expected_per_day * unseen_days) / tuning.arrivals_days, 1.0)
         self.flags_24h = self.flags.total(now_hour)
         rules_24h, suppressed_24h = self.rule_flags.total(now_hour), self.suppressed.total(now_hour)
         observed_s = self.now_s - self.first_s if self.first_s is not None else 0.0
@@ -215,7 +241,7 @@ class PortController:
         model_per_day = max(model_share - rule_per_day, tuning.min_model_share * model_share)
         # Picks released by suppress rules are not scans: pick more to issue the targeted number.
         kept = 1.0 - min(suppressed_24h / (suppressed_24h + self.flags_24h - rules_24h + 1.0), 0.8)
-        configured = float(max(self.port.containers_per_day, 1))
+        configured = max(expected_per_day, 1.0)
         self.model_rate = min(1.0, math.exp(self.log_k) * model_per_day / self.arrivals_per_day / kept,
                               tuning.max_rate_factor * model_share / configured)
         self.random_rate = min(1.0, self.random_share * capacity / self.arrivals_per_day / kept,
@@ -250,7 +276,7 @@ class PortController:
 
     def over_capacity(self) -> bool:
         """True when the flags of the last 24 h (as of now) exceed ``over_capacity_factor`` x capacity."""
-        limit = self.tuning.over_capacity_factor * self.port.capacity_per_day
+        limit = self.tuning.over_capacity_factor * self.port.capacity_per_day * self.share
         return self.flags_24h + self.flags_since_refresh > limit
 
     def _covered_s(self, now_hour: int, span_h: int = 24) -> float:

@@ -94,6 +94,12 @@ class SelectionPolicy:
         """The current probability that an arrival at the port is drawn at random."""
         return self._port(port_id).random_rate
 
+    def set_traffic_share(self, share: float) -> None:
+        """This policy decides ``share`` of every port's containers (a worker owning that share of the
+        partitions; shippers hash evenly over them): each port's capacity is shared out accordingly."""
+        for ctl in self._ports.values():
+            ctl.set_share(share)
+
     def maybe_reload(self) -> bool:
         """Hot-reload the analyst rules if their file changed (delegates to the rule book)."""
         return self.rulebook.maybe_reload() if self.rulebook is not None else False

@@ -65,6 +65,12 @@ class BatchProcessor:
         if maybe_reload is not None:
             maybe_reload()
 
+    def set_traffic_share(self, share: float) -> None:
+        """The share of every port's traffic this worker decides (its partitions of all), for the policy."""
+        set_share = getattr(self.policy, "set_traffic_share", None)
+        if set_share is not None:
+            set_share(share)
+
     def process(self, items: Sequence[tuple[Any, Any]], store: PartitionedStore) -> BatchOutput:
         """Decide on ``items`` — (TopicPartition, record) pairs in the order state must see them."""
         out = BatchOutput()

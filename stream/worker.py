@@ -298,13 +298,21 @@ class Worker:
         restored = restore_partitions(self.config.bootstrap, self.config.topics.changelog, new, self.store)
         elapsed = time.monotonic() - began
         self._owned = now_owned
+        # Shippers hash evenly over the partitions: owning a share of them is deciding that share of every
+        # port's containers, so the policy gets that share of each port's scan capacity.
+        total = len(self._consumer.partitions_for_topic(self.config.topics.manifests(self.config.topics.port_ids[0]))
+                    or ())
+        share = min(len(now_owned) / total, 1.0) if now_owned and total else None
+        if share is not None:
+            self.processor.set_traffic_share(share)
         self.metrics.rebalances.inc()
         self.metrics.restore_seconds.observe(elapsed)
         self.metrics.restored_entries.inc(restored)
         self.metrics.assigned_partitions.set(len(assigned))
         self.metrics.state_entries.set(len(self.store))
         log.info("partitions assigned", extra={"partitions": sorted(now_owned), "restored": restored,
-                                               "dropped_states": dropped, "restore_s": round(elapsed, 3)})
+                                               "dropped_states": dropped, "restore_s": round(elapsed, 3),
+                                               "traffic_share": None if share is None else round(share, 4)})
         return {tp: records for tp, records in polled.items() if tp not in assigned}
 
     def _report_lag(self) -> None:

@@ -96,6 +96,52 @@ def test_daily_flags_stay_within_20_percent_of_capacity_through_drift(rotterdam_
     assert policy.counters["rotterdam"].over_capacity_flags == 0
 
 
+def _halves(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two workers' parts of one port's traffic (shippers hashed over the partitions: a coin per event)."""
+    mine = np.random.default_rng(11).random(n) < 0.5
+    return np.flatnonzero(mine), np.flatnonzero(~mine)
+
+
+def test_workers_sharing_a_port_flag_its_capacity_together(rotterdam_week: Week) -> None:
+    times, scores, events = rotterdam_week
+    together, unaware = np.zeros(7, dtype=int), np.zeros(7, dtype=int)
+    for part in _halves(len(times)):
+        for total, share in ((together, 0.5), (unaware, None)):
+            policy = SelectionPolicy([ROTTERDAM], random_share=0.10, seed=1)
+            if share is not None:
+                policy.set_traffic_share(share)
+            flags = daily_flags(times[part], run(policy, "rotterdam", times[part], scores[part],
+                                                 [events[i] for i in part]))
+            total[: len(flags)] += flags
+    assert all(120 <= n <= 180 for n in together[1:6]), together.tolist()
+    # Each worker aiming at the whole capacity on its half would flag up to twice it: the test can tell.
+    assert unaware[1:6].mean() > 1.5 * 150, unaware.tolist()
+
+
+def test_a_worker_left_alone_takes_over_the_whole_capacity(rotterdam_week: Week) -> None:
+    times, scores, events = rotterdam_week
+    mine, _ = _halves(len(times))
+    switch = START + 3 * DAY  # the other worker leaves: from then on this one gets every partition
+    part = np.sort(np.concatenate([mine[times[mine] < switch], np.flatnonzero(times >= switch)]))
+    policy = SelectionPolicy([ROTTERDAM], random_share=0.10, seed=1)
+    policy.set_traffic_share(0.5)
+    before = part[times[part] < switch]
+    decisions = run(policy, "rotterdam", times[before], scores[before], [events[i] for i in before])
+    policy.set_traffic_share(1.0)
+    after = part[times[part] >= switch]
+    decisions += run(policy, "rotterdam", times[after], scores[after], [events[i] for i in after])
+    flags = daily_flags(times[part], decisions)
+    assert all(55 <= n <= 95 for n in flags[1:3]), flags.tolist()  # half the capacity for half the traffic
+    assert all(120 <= n <= 180 for n in flags[3:6]), flags.tolist()  # all of it at once, no overshoot
+
+
+def test_a_traffic_share_outside_0_to_1_is_refused() -> None:
+    policy = SelectionPolicy([ROTTERDAM])
+    for share in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="traffic share"):
+            policy.set_traffic_share(share)
+
+
 def test_random_share_is_near_its_target_and_independent_of_the_score(rotterdam_week: Week) -> None:
     times, scores, events = rotterdam_week
     decisions = run(SelectionPolicy([ROTTERDAM], random_share=0.10, seed=1), "rotterdam", times, scores, events)

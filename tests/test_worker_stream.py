@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -205,7 +206,8 @@ def test_two_workers_one_stopped_mid_stream(kafka_bootstrap: str, topic_prefix: 
     try:
         assert wait_for(lambda: _decided(kafka_bootstrap, settings) >= len(payloads) // 4, 120)
         first.send_signal(signal.SIGTERM)
-        assert first.wait(60) == 0
+        _, first_log = first.communicate(timeout=60)
+        assert first.returncode == 0, first_log[-2000:]
         _, stderr = second.communicate(timeout=300)
         assert second.returncode == 0, stderr[-2000:]
     finally:
@@ -215,6 +217,11 @@ def test_two_workers_one_stopped_mid_stream(kafka_bootstrap: str, topic_prefix: 
     records = decisions(kafka_bootstrap, settings)
     assert {r["event_id"] for r in records} == set(event_ids(payloads))
     assert_matches_offline(records, payloads)
+    # Each worker's policy was given its share of the ports' capacity on every rebalance: its partitions
+    # of the three (together the whole), and the survivor all of it.
+    shares = [re.findall(r"partitions assigned .*traffic_share=([\d.]+)", log) for log in (first_log, stderr)]
+    assert {"0.3333", "0.6667"} <= set(shares[0] + shares[1]), shares
+    assert shares[1][-1] == "1.0", shares
 
 
 def test_a_model_that_fails_to_load_degrades_decisions(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path,
