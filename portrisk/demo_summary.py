@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 
-def summarise(decisions: list[dict[str, Any]], world: Any) -> str:
+def summarise(decisions: list[dict[str, Any]], world: Any, capacity: dict[str, float] | None = None) -> str:
     """A readable table per port plus latency and hit rates.
 
     Hit rates, both against the simulation's hidden truth: the share of the containers portrisk flagged
@@ -33,12 +33,15 @@ def summarise(decisions: list[dict[str, Any]], world: Any) -> str:
         decided = datetime.fromisoformat(d["decided_at"]).timestamp()
         latencies.append(max(0.0, decided - d["source"]["timestamp_ms"] / 1000.0))
     legacy = _legacy_hits(world.outcomes, truth)
-    lines = [f"{'port':<11}{'events':>8}{'flags':>7}{'model':>7}{'random':>7}{'rule':>6}{'degraded':>9}"
-             f"{'model hit rate':>16}{'legacy hit rate':>17}"]
+    capacity = capacity or {}
+    lines = [f"{'port':<11}{'events':>8}{'flags':>7}{'capacity':>9}{'model':>7}{'random':>7}{'rule':>6}"
+             f"{'degraded':>9}{'model hit rate':>16}{'legacy hit rate':>17}"]
     for port in sorted(rows, key=lambda p: -rows[p]["decisions"]):
         r = rows[port]
         model_rate = r["model_hits"] / r["model_flags"] if r["model_flags"] else float("nan")
-        lines.append(f"{port:<11}{int(r['decisions']):>8,}{int(r['flags']):>7}{int(r['sel_model']):>7}"
+        cap = capacity.get(port)
+        lines.append(f"{port:<11}{int(r['decisions']):>8,}{int(r['flags']):>7}"
+                     f"{'-' if cap is None else f'{cap:,.0f}':>9}{int(r['sel_model']):>7}"
                      f"{int(r['sel_random']):>7}{int(r['sel_rule']):>6}{int(r['degraded']):>9}"
                      f"{_pct(model_rate):>16}{_pct(legacy.get(port, float('nan'))):>17}")
     if latencies:

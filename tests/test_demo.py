@@ -50,6 +50,7 @@ def test_the_demo_decides_every_event_and_a_second_run_starts_from_the_same_hist
     rows = _summary_rows(first)
     assert sum(events for events, _ in rows.values()) == published  # every event decided, none twice
     assert rows["rotterdam"][1] > 0
+    assert re.search(r"^rotterdam\s+[\d,]+\s+\d+\s+150\s", first, re.MULTILINE), first  # capacity of the day
     latency = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms over ([\d,]+) decisions", first)
     assert latency and int(latency[3].replace(",", "")) == published
     for line in ("API docs        http://127.0.0.1:", "worker metrics  http://127.0.0.1:", "demo API key    prk."):

@@ -93,7 +93,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         decisions = _await_decisions(bootstrap, topics.risk_scores, start_offsets, set(world.events["event_id"]),
                                      children)
         print()
-        print(summarise(decisions, world))
+        print(summarise(decisions, world, {p.id: p.capacity_per_day * args.days for p in settings.ports}))
         print()
         print(f"API docs        http://127.0.0.1:{api_port}/docs")
         print(f"API metrics     http://127.0.0.1:{api_port}/metrics")
