@@ -297,7 +297,7 @@ class PortController:
             "refresh_after": self.refresh_after,
             "feedback_hour": self.feedback_hour, "log_k": self.log_k, "flags_24h": self.flags_24h,
             "flags_since_refresh": self.flags_since_refresh, "model_rate": self.model_rate,
-            "random_rate": self.random_rate, "arrivals_per_day": self.arrivals_per_day,
+            "random_rate": self.random_rate, "arrivals_per_day": self.arrivals_per_day, "share": self.share,
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -315,3 +315,4 @@ class PortController:
         self.refresh_after = int(state.get("refresh_after", self.tuning.refresh_every))
         for name in ("log_k", "model_rate", "random_rate", "arrivals_per_day"):
             setattr(self, name, float(state[name]))
+        self.share = float(state.get("share", 1.0))  # the traffic share the counts were gathered under

@@ -71,6 +71,18 @@ class BatchProcessor:
         if set_share is not None:
             set_share(share)
 
+    def policy_state(self) -> dict[str, Any] | None:
+        """The policy's state (for ``policy-state``), or None for a policy that keeps none."""
+        state = getattr(self.policy, "state", None)
+        return state() if state is not None else None
+
+    def restore_policy_state(self, record: dict[str, Any]) -> str | None:
+        """Load a ``policy-state`` record; the reason it was not loaded, or None when it was."""
+        if record.get("model_version") != self.model_version:
+            return f"written with model {record.get('model_version')}, this worker runs {self.model_version}"
+        self.policy.load_state(record["policy"])
+        return None
+
     def process(self, items: Sequence[tuple[Any, Any]], store: PartitionedStore) -> BatchOutput:
         """Decide on ``items`` — (TopicPartition, record) pairs in the order state must see them."""
         out = BatchOutput()

@@ -74,6 +74,10 @@ class TopicNames:
     def changelog(self) -> str:
         return f"{self.prefix}shipper-state-changelog"
 
+    @property
+    def policy_state(self) -> str:
+        return f"{self.prefix}policy-state"
+
     def port_of_manifest_topic(self, topic: str) -> str | None:
         """The port id of a ``manifests.<port>`` topic, or None for any other topic."""
         for p in self.port_ids:
@@ -93,6 +97,8 @@ def topic_specs(names: TopicNames, partitions: int) -> list[TopicSpec]:
     specs += [
         TopicSpec(names.outcomes, partitions, {"retention.ms": "-1"}),
         TopicSpec(names.changelog, partitions, dict(compacted)),
+        # The selection policy's state per consumer group (stream.policy_state): one small topic.
+        TopicSpec(names.policy_state, 1, dict(compacted), co_partitioned=False),
         TopicSpec(names.risk_scores, partitions, dict(compacted), co_partitioned=False),
         TopicSpec(names.dlq, partitions, {"retention.ms": str(30 * DAY_MS)}, co_partitioned=False),
         # Who looked at which score is evidence in an insider investigation: keep it forever.

@@ -29,15 +29,17 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.structs import OffsetAndMetadata
 
-from portrisk.errors import BrokerError
+from portrisk.errors import BrokerError, DataError
 from stream.batch import BatchProcessor
 from stream.changelog import restore_partitions
 from stream.kafka_clients import default_partitions, make_consumer, make_producer, release_parked_records
 from stream.ordering import OrderedInput
+from stream.policy_state import encode_record, latest_record
 from stream.state_store import PartitionedStore
 from stream.topics import TopicNames, list_topics
 
 log = logging.getLogger(__name__)
+MAX_POLICY_RECORD_BYTES = 900_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class WorkerConfig:
     buffer_records: int = 5000  # records one poll may return
     commit_interval_s: float = 0.5  # while a backlog is worked off; otherwise every batch is committed
     partition_buffer_records: int = 1000  # a partition with this many buffered is paused until it drains
+    policy_state_interval_s: float = 30.0  # the selection policy's state to policy-state this often, and at stop
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
     # Young-generation collections every 50,000 allocations instead of 700: a batch allocates hundreds of
     # thousands of short-lived objects, and each collection also walks the survivors of the last ones.
@@ -87,6 +90,8 @@ class Worker:
         self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
         self._committed_at = time.monotonic()
         self._topic_partitions: dict[str, list[int]] = {}  # of output topics (refreshed on rebalance)
+        self._policy_restored = False  # tried once, at the first assignment, before any decision
+        self._policy_saved_at = time.monotonic()
 
     def request_stop(self) -> None:
         """Finish the current batch, flush, commit and leave the group (safe from a signal handler)."""
@@ -100,7 +105,8 @@ class Worker:
             gc.freeze()
             gc.set_threshold(*cfg.gc_threshold)
         topics = cfg.topics
-        outputs = [topics.risk_scores, topics.dlq, topics.changelog, *map(topics.recommendations, topics.port_ids)]
+        outputs = [topics.risk_scores, topics.dlq, topics.changelog, topics.policy_state,
+                   *map(topics.recommendations, topics.port_ids)]
         # A missing topic would block each metadata look-up for a minute (and SIGTERM with it): say so instead.
         missing = sorted(set(outputs) - set(list_topics(cfg.bootstrap)))
         if missing:
@@ -134,12 +140,15 @@ class Worker:
                     self._process(items)
                     last_record = time.monotonic()
                 self._maybe_commit()
+                if time.monotonic() - self._policy_saved_at >= cfg.policy_state_interval_s:
+                    self._save_policy()
                 if not items and idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s \
                         and self._drained():
                     break
                 self.processor.maintain()
                 self._report_lag()
             self._commit()  # stopping: what was processed is acknowledged and committed before leaving
+            self._save_policy()
         finally:
             self._close()
 
@@ -303,6 +312,8 @@ class Worker:
         total = len(self._consumer.partitions_for_topic(self.config.topics.manifests(self.config.topics.port_ids[0]))
                     or ())
         share = min(len(now_owned) / total, 1.0) if now_owned and total else None
+        if not self._policy_restored and now_owned:
+            self._restore_policy()
         if share is not None:
             self.processor.set_traffic_share(share)
         self.metrics.rebalances.inc()
@@ -314,6 +325,37 @@ class Worker:
                                                "dropped_states": dropped, "restore_s": round(elapsed, 3),
                                                "traffic_share": None if share is None else round(share, 4)})
         return {tp: records for tp, records in polled.items() if tp not in assigned}
+
+    def _restore_policy(self) -> None:
+        """Carry on with the group's latest policy state (see :mod:`stream.policy_state`); cold without one."""
+        self._policy_restored = True
+        topic = self.config.topics.policy_state
+        try:
+            record = latest_record(self.config.bootstrap, topic, self.config.group_id)
+        except DataError as exc:
+            log.warning("policy state not restored", extra={"topic": topic, "error": str(exc)})
+            return
+        if record is None:
+            log.info("no policy state to restore: thresholds start cold", extra={"topic": topic})
+            return
+        refused = self.processor.restore_policy_state(record)
+        if refused is not None:
+            log.info("policy state not restored", extra={"topic": topic, "reason": refused})
+            return
+        log.info("policy state restored", extra={"topic": topic, "written_at": record.get("written_at"),
+                                                 "writer": record.get("writer")})
+
+    def _save_policy(self) -> None:
+        """Send the policy's state (not awaited: a lost snapshot only means a colder restart)."""
+        self._policy_saved_at = time.monotonic()
+        state = self.processor.policy_state()
+        if state is None or self._producer is None or not self._owned:
+            return
+        value = encode_record(state, self.processor.model_version, self.config.client_id)
+        if len(value) > MAX_POLICY_RECORD_BYTES:  # Kafka's default message limit: would fail unseen
+            log.warning("policy state too large to save", extra={"bytes": len(value)})
+            return
+        self._producer.send(self.config.topics.policy_state, key=self.config.group_id.encode(), value=value)
 
     def _report_lag(self) -> None:
         if self._consumer is None or time.monotonic() - self._last_lag < self.config.lag_interval_s:

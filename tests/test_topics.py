@@ -26,6 +26,7 @@ def test_create_is_idempotent_with_equal_partition_counts(kafka_settings: Settin
     for name in (names.outcomes, names.changelog, names.risk_scores, names.dlq):
         assert counts[name] == 3
     assert counts[names.audit_log] == 1
+    assert counts[names.policy_state] == 1
 
 
 def test_expected_topic_set(kafka_settings: Settings) -> None:
@@ -35,10 +36,10 @@ def test_expected_topic_set(kafka_settings: Settings) -> None:
     expected = {f"{p}manifests.{port}" for port in kafka_settings.port_ids}
     expected |= {f"{p}scan-recommendations.{port}" for port in kafka_settings.port_ids}
     expected |= {f"{p}manifests.dlq", f"{p}risk-scores", f"{p}inspection-outcomes", f"{p}audit-log",
-                 f"{p}shipper-state-changelog"}
+                 f"{p}shipper-state-changelog", f"{p}policy-state"}
     assert got == expected
     compacted = {s.name for s in topic_specs(names, 3) if s.configs.get("cleanup.policy") == "compact"}
-    assert compacted == {f"{p}risk-scores", f"{p}shipper-state-changelog"}
+    assert compacted == {f"{p}risk-scores", f"{p}shipper-state-changelog", f"{p}policy-state"}
 
 
 def test_mismatched_partition_count_is_refused(kafka_settings: Settings) -> None:

@@ -176,6 +176,44 @@ def test_missing_topics_stop_the_worker_with_a_message_naming_them(kafka_bootstr
     assert "portrisk topics create" in stderr and "Traceback" not in stderr
 
 
+def test_a_restarted_worker_carries_on_with_the_policy_it_left(kafka_bootstrap: str, topic_prefix: str,
+                                                               tmp_path: Path, payloads: list[bytes]) -> None:
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path)
+    half = len(payloads) // 2
+    publish(settings, payloads[:half])
+    first = build_worker(settings, WorkerMetrics(CollectorRegistry()))
+    first.run(idle_exit_s=4.0)
+    left = first.processor.policy.state()
+    records = read_topic(kafka_bootstrap, TopicNames.from_settings(settings).policy_state)
+    assert records and orjson.loads(records[-1].value)["model_version"] == first.processor.model_version
+
+    # A new worker restores it at its first assignment, before deciding anything: warm thresholds, not the
+    # top score of its first events. Then it decides the rest of the stream as usual.
+    second = build_worker(settings, WorkerMetrics(CollectorRegistry()))
+    cold = second.processor.policy.state()
+    assert cold != left
+    publish(settings, payloads[half:])
+    seen: list[dict[str, object]] = []
+    original = second.processor.process
+
+    def spy(items, store):  # type: ignore[no-untyped-def]
+        if not seen:
+            seen.append(second.processor.policy.state())
+        return original(items, store)
+
+    second.processor.process = spy  # type: ignore[method-assign]
+    second.run(idle_exit_s=4.0)
+    assert seen and seen[0] == left
+    assert {r["event_id"] for r in decisions(kafka_bootstrap, settings)} == set(event_ids(payloads))
+
+    # A record of another model is not restored: its scores are on another scale.
+    third = build_worker(settings, WorkerMetrics(CollectorRegistry()))
+    third.processor.model_version = "another-model"
+    fresh = third.processor.policy.state()
+    third.run(idle_exit_s=2.0)
+    assert third.processor.policy.state() == fresh
+
+
 def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
         kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, payloads: list[bytes]) -> None:
     settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path, max_batch=100)

@@ -1,0 +1,64 @@
+"""The selection policy's state in a compacted topic, so that a restarted worker carries on warm.
+
+A worker's policy learns each port's score distribution, arrivals and flags as it goes (see
+:mod:`scoring.capacity`). Started cold it flags the top score seen until a window fills: at a port with
+450 arrivals a day that is most of a day of over-selection after every restart or deploy. So the worker
+writes its policy state to ``policy-state`` (compacted, keyed by consumer group) every
+``policy_state_interval_s`` and when it stops, and a worker joining the group restores the latest one
+before it decides anything. Every worker of a group holds statistically the same state, scaled to its
+share of the traffic (recorded in the state), so any member's record will do: the restoring worker
+rescales it to its own share. A record written with another model version is not restored — the score
+windows of another model are on another scale.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+from portrisk.errors import DataError
+
+RECORD_VERSION = 1
+
+
+def encode_record(policy: dict[str, Any], model_version: str, writer: str) -> bytes:
+    return orjson.dumps({"version": RECORD_VERSION, "model_version": model_version, "writer": writer,
+                         "written_at": datetime.now(UTC).isoformat(), "policy": policy})
+
+
+def decode_record(value: bytes) -> dict[str, Any]:
+    try:
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise DataError(f"corrupt policy-state record: {exc}") from exc
+    if not isinstance(record, dict) or record.get("version") != RECORD_VERSION or "policy" not in record:
+        raise DataError(f"policy-state record of an unknown version: {str(record)[:80]!r}")
+    return record
+
+
+def latest_record(bootstrap: str, topic: str, key: str, timeout_s: float = 30.0) -> dict[str, Any] | None:
+    """The newest record of ``key`` in the topic (read to its end), or None when there is none."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             client_id="portrisk-policy-restore")
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return None
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        wanted, latest = key.encode(), None
+        pending = {tp for tp in tps if consumer.position(tp) < ends[tp]}
+        deadline = datetime.now(UTC).timestamp() + timeout_s
+        while pending and datetime.now(UTC).timestamp() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    if record.offset < ends[tp] and record.key == wanted and record.value is not None:
+                        latest = record.value
+            pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
+        return decode_record(latest) if latest is not None else None
+    finally:
+        consumer.close()
