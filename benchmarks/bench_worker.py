@@ -125,10 +125,16 @@ def worker_processes(settings: Settings, payloads: list[bytes], count: int) -> f
 
 
 def at_rate(settings: Settings, payloads: list[bytes], rate: float) -> dict[str, float]:
-    worker = build_worker(settings, WorkerMetrics(CollectorRegistry()))
+    metrics = WorkerMetrics(CollectorRegistry())
+    worker = build_worker(settings, metrics)
     thread = threading.Thread(target=worker.run, kwargs={"idle_exit_s": 10}, daemon=True)
     thread.start()
-    time.sleep(3)  # joined the group and restored (empty) state
+    # Offered load starts once the worker owns its partitions (joined, state and policy restored): start-up
+    # is not decision latency.
+    deadline = time.monotonic() + 120
+    while metrics.assigned_partitions._value.get() == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
     assert settings.kafka_bootstrap
     topics = TopicNames.from_settings(settings)
     producer = make_producer(settings.kafka_bootstrap, linger_ms=0)

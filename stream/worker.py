@@ -55,7 +55,7 @@ class WorkerConfig:
     buffer_records: int = 5000  # records one poll may return
     commit_interval_s: float = 0.5  # while a backlog is worked off; otherwise every batch is committed
     partition_buffer_records: int = 1000  # a partition with this many buffered is paused until it drains
-    policy_state_interval_s: float = 30.0  # the selection policy's state to policy-state this often, and at stop
+    policy_state_interval_s: float = 300.0  # policy state to policy-state this often (it moves slowly), and at stop
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
     # Young-generation collections every 50,000 allocations instead of 700: a batch allocates hundreds of
     # thousands of short-lived objects, and each collection also walks the survivors of the last ones.
