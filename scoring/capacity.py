@@ -86,38 +86,41 @@ class PolicyTuning:
 
 
 class HourlyCounts:
-    """Counts per hour of event time for the last ``n_hours`` hours: a ring of (hour, count) bins."""
+    """Counts per hour of event time for the last ``n_hours`` hours: a ring of (hour, count) bins.
+
+    Counts are floats: rescaled to another traffic share they are expected counts, and rounding each
+    hour's one or two flags would wipe them out (1 x 0.5 rounds to 0)."""
 
     def __init__(self, n_hours: int = 24) -> None:
         self.hours = [-1] * n_hours
-        self.counts = [0] * n_hours
+        self.counts = [0.0] * n_hours
 
-    def add(self, hour: int, n: int = 1) -> None:
+    def add(self, hour: int, n: float = 1.0) -> None:
         b = hour % len(self.hours)
         if self.hours[b] != hour:
             if hour < self.hours[b]:
                 return  # a full ring older than the latest event in this bin: outside the window
-            self.hours[b], self.counts[b] = hour, 0
+            self.hours[b], self.counts[b] = hour, 0.0
         self.counts[b] += n
 
     def rescale(self, factor: float) -> None:
-        """Multiply every count (rounded): counts gathered under another traffic share."""
-        self.counts = [round(c * factor) for c in self.counts]
+        """Multiply every count: counts gathered under another traffic share."""
+        self.counts = [c * factor for c in self.counts]
 
-    def total(self, now_hour: int, n_hours: int = 24) -> int:
+    def total(self, now_hour: int, n_hours: int = 24) -> float:
         return sum(c for h, c in zip(self.hours, self.counts, strict=True) if now_hour - n_hours < h <= now_hour)
 
-    def state(self) -> dict[str, list[int]]:
+    def state(self) -> dict[str, list[Any]]:
         return {"hours": list(self.hours), "counts": list(self.counts)}
 
-    def load(self, state: dict[str, list[int]]) -> None:
+    def load(self, state: dict[str, list[Any]]) -> None:
         if len(state["hours"]) != len(self.hours):  # another span configured: rebuild the bins
-            self.hours, self.counts = [-1] * len(self.hours), [0] * len(self.hours)
+            self.hours, self.counts = [-1] * len(self.hours), [0.0] * len(self.hours)
             for h, c in sorted(zip(state["hours"], state["counts"], strict=True)):
                 if h >= 0:
-                    self.add(int(h), int(c))
+                    self.add(int(h), float(c))
             return
-        self.hours, self.counts = [int(h) for h in state["hours"]], [int(c) for c in state["counts"]]
+        self.hours, self.counts = [int(h) for h in state["hours"]], [float(c) for c in state["counts"]]
 
 
 class ScoreWindow:
@@ -187,7 +190,7 @@ class PortController:
         self.refresh_after = tuning.refresh_every  # events until the next count-based refresh
         self.feedback_hour = -1
         self.log_k = 0.0
-        self.flags_24h = 0  # at the last refresh
+        self.flags_24h = 0.0  # at the last refresh (an expected count after a change of traffic share)
         self.flags_since_refresh = 0
         self.model_rate = 0.0
         self.random_rate = 0.0
@@ -310,8 +313,9 @@ class PortController:
         self.suppressed.load(state["suppressed"])
         self.first_s = state["first_s"]
         self.now_s = state["now_s"] if state["now_s"] is not None else -math.inf
-        for name in ("refreshed_hour", "since_refresh", "feedback_hour", "flags_24h", "flags_since_refresh"):
+        for name in ("refreshed_hour", "since_refresh", "feedback_hour", "flags_since_refresh"):
             setattr(self, name, int(state[name]))
+        self.flags_24h = float(state["flags_24h"])
         self.refresh_after = int(state.get("refresh_after", self.tuning.refresh_every))
         for name in ("log_k", "model_rate", "random_rate", "arrivals_per_day"):
             setattr(self, name, float(state[name]))

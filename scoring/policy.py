@@ -235,12 +235,16 @@ class SelectionPolicy:
         return {"version": STATE_VERSION, "ports": {p: ctl.state() for p, ctl in self._ports.items()}}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state` output; ports not in the state keep a cold start, unknown ones are ignored."""
-        if state.get("version") != STATE_VERSION:
-            raise ConfigError(f"policy state version {state.get('version')!r}; this code reads {STATE_VERSION}")
-        for port_id, port_state in state["ports"].items():
-            if port_id in self._ports:
-                try:
-                    self._ports[port_id].load(port_state)
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise ConfigError(f"policy state of port {port_id!r} is malformed: {exc!r}") from exc
+        """Restore :meth:`state` output: all of it or nothing (ConfigError, the policy unchanged). Ports not
+        in the state start cold, unknown ones are ignored."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            version = state.get("version") if isinstance(state, dict) else None
+            raise ConfigError(f"policy state version {version!r}; this code reads {STATE_VERSION}")
+        loaded = {p: PortController(ctl.port, self.random_share, self.tuning) for p, ctl in self._ports.items()}
+        try:
+            for port_id, port_state in dict(state["ports"]).items():
+                if port_id in loaded:
+                    loaded[port_id].load(port_state)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"policy state is malformed: {exc!r}") from exc
+        self._ports = loaded

@@ -67,11 +67,7 @@ def seed_changelog(bootstrap: str, changelog: str, states: dict[str, PartyState]
 
     BrokerError when the changelog already holds records and ``replace`` is false, or a write fails.
     """
-    present, partitions = changelog_records(bootstrap, changelog)
-    if present and not replace:
-        raise BrokerError(f"the state changelog {changelog} already holds {present:,} records (from workers or "
-                          "an earlier seed): seeding would overwrite live histories; stop the workers and seed "
-                          "with --replace only if you mean to start over from the history")
+    partitions = check_seedable(bootstrap, changelog, replace)
     keys = sorted(states)
     encoded = [key.encode() for key in keys]
     # The partition of the shipper's manifests (co-partitioned topics): where the worker restores it from.
@@ -89,6 +85,16 @@ def seed_changelog(bootstrap: str, changelog: str, states: dict[str, PartyState]
         raise BrokerError(f"{len(failed):,} of {len(futures):,} state records were not written to {changelog}: "
                           f"{failed[0].exception}")
     return len(keys)
+
+
+def check_seedable(bootstrap: str, changelog: str, replace: bool = False) -> int:
+    """The changelog's partition count; BrokerError when it holds records and ``replace`` is false."""
+    present, partitions = changelog_records(bootstrap, changelog)
+    if present and not replace:
+        raise BrokerError(f"the state changelog {changelog} already holds {present:,} records (from workers or "
+                          "an earlier seed): seeding would overwrite live histories; stop the workers and seed "
+                          "with --replace only if you mean to start over from the history")
+    return partitions
 
 
 def changelog_records(bootstrap: str, changelog: str) -> tuple[int, int]:

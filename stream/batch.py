@@ -80,7 +80,10 @@ class BatchProcessor:
         """Load a ``policy-state`` record; the reason it was not loaded, or None when it was."""
         if record.get("model_version") != self.model_version:
             return f"written with model {record.get('model_version')}, this worker runs {self.model_version}"
-        self.policy.load_state(record["policy"])
+        load_state = getattr(self.policy, "load_state", None)
+        if load_state is None:
+            return "this policy keeps no state"
+        load_state(record["policy"])
         return None
 
     def process(self, items: Sequence[tuple[Any, Any]], store: PartitionedStore) -> BatchOutput:

@@ -3,7 +3,7 @@
 A worker's policy learns each port's score distribution, arrivals and flags as it goes (see
 :mod:`scoring.capacity`). Started cold it flags the top score seen until a window fills: at a port with
 450 arrivals a day that is most of a day of over-selection after every restart or deploy. So the worker
-writes its policy state to ``policy-state`` (compacted, keyed by consumer group) every
+writes its policy state to ``policy-state`` (compacted, keyed by consumer group and model version) every
 ``policy_state_interval_s`` and when it stops, and a worker joining the group restores the latest one
 before it decides anything. Every worker of a group holds statistically the same state, scaled to its
 share of the traffic (recorded in the state), so any member's record will do: the restoring worker
@@ -22,6 +22,12 @@ from kafka import KafkaConsumer, TopicPartition
 from portrisk.errors import DataError
 
 RECORD_VERSION = 1
+
+
+def record_key(group_id: str, model_version: str) -> str:
+    """One record per consumer group and model version: during a rolling deploy the old and the new
+    model's workers keep their own states (and a worker of either restores its own model's)."""
+    return f"{group_id}|{model_version}"
 
 
 def encode_record(policy: dict[str, Any], model_version: str, writer: str) -> bytes:
@@ -53,11 +59,13 @@ def latest_record(bootstrap: str, topic: str, key: str, timeout_s: float = 30.0)
         wanted, latest = key.encode(), None
         pending = {tp for tp in tps if consumer.position(tp) < ends[tp]}
         deadline = datetime.now(UTC).timestamp() + timeout_s
-        while pending and datetime.now(UTC).timestamp() < deadline:
+        while pending:
+            if datetime.now(UTC).timestamp() > deadline:  # what was read so far may be days old: none
+                raise DataError(f"{topic} was not read to its end in {timeout_s:.0f} s")
             for tp, records in consumer.poll(timeout_ms=500).items():
                 for record in records:
-                    if record.offset < ends[tp] and record.key == wanted and record.value is not None:
-                        latest = record.value
+                    if record.offset < ends[tp] and record.key == wanted:
+                        latest = record.value  # a tombstone (None) deletes what came before
             pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
         return decode_record(latest) if latest is not None else None
     finally:

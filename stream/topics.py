@@ -98,7 +98,9 @@ def topic_specs(names: TopicNames, partitions: int) -> list[TopicSpec]:
         TopicSpec(names.outcomes, partitions, {"retention.ms": "-1"}),
         TopicSpec(names.changelog, partitions, dict(compacted)),
         # The selection policy's state per consumer group (stream.policy_state): one small topic.
-        TopicSpec(names.policy_state, 1, dict(compacted), co_partitioned=False),
+        # Hourly segments: compaction never touches the open one, and a worker reads the topic from the start.
+        TopicSpec(names.policy_state, 1, {**compacted, "segment.ms": str(3_600_000),
+                                          "min.cleanable.dirty.ratio": "0.1"}, co_partitioned=False),
         TopicSpec(names.risk_scores, partitions, dict(compacted), co_partitioned=False),
         TopicSpec(names.dlq, partitions, {"retention.ms": str(30 * DAY_MS)}, co_partitioned=False),
         # Who looked at which score is evidence in an insider investigation: keep it forever.
@@ -162,7 +164,8 @@ def delete_topics(bootstrap: str, names: Iterable[str], timeout_s: float = 30.0)
         return []
     admin = _admin(bootstrap, timeout_s)
     try:
-        present = [n for n in names if n in set(admin.list_topics())]
+        existing = set(admin.list_topics())
+        present = [n for n in names if n in existing]
         if present:
             admin.delete_topics(present, timeout_ms=int(timeout_s * 1000))
         return present

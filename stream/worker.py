@@ -27,14 +27,15 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from portrisk.errors import BrokerError, DataError
+from portrisk.errors import BrokerError, PortriskError
 from stream.batch import BatchProcessor
 from stream.changelog import restore_partitions
 from stream.kafka_clients import default_partitions, make_consumer, make_producer, release_parked_records
 from stream.ordering import OrderedInput
-from stream.policy_state import encode_record, latest_record
+from stream.policy_state import encode_record, latest_record, record_key
 from stream.state_store import PartitionedStore
 from stream.topics import TopicNames, list_topics
 
@@ -331,16 +332,13 @@ class Worker:
         self._policy_restored = True
         topic = self.config.topics.policy_state
         try:
-            record = latest_record(self.config.bootstrap, topic, self.config.group_id)
-        except DataError as exc:
-            log.warning("policy state not restored", extra={"topic": topic, "error": str(exc)})
+            record = latest_record(self.config.bootstrap, topic, self._policy_key())
+            refused = self.processor.restore_policy_state(record) if record is not None else "none saved yet"
+        except (PortriskError, KafkaError) as exc:  # a bad or unreadable state: start cold, never crash-loop
+            log.warning("policy state not restored: thresholds start cold", extra={"topic": topic, "error": str(exc)})
             return
-        if record is None:
-            log.info("no policy state to restore: thresholds start cold", extra={"topic": topic})
-            return
-        refused = self.processor.restore_policy_state(record)
-        if refused is not None:
-            log.info("policy state not restored", extra={"topic": topic, "reason": refused})
+        if record is None or refused is not None:
+            log.info("policy state not restored: thresholds start cold", extra={"topic": topic, "reason": refused})
             return
         log.info("policy state restored", extra={"topic": topic, "written_at": record.get("written_at"),
                                                  "writer": record.get("writer")})
@@ -355,7 +353,10 @@ class Worker:
         if len(value) > MAX_POLICY_RECORD_BYTES:  # Kafka's default message limit: would fail unseen
             log.warning("policy state too large to save", extra={"bytes": len(value)})
             return
-        self._producer.send(self.config.topics.policy_state, key=self.config.group_id.encode(), value=value)
+        self._producer.send(self.config.topics.policy_state, key=self._policy_key().encode(), value=value)
+
+    def _policy_key(self) -> str:
+        return record_key(self.config.group_id, self.processor.model_version)
 
     def _report_lag(self) -> None:
         if self._consumer is None or time.monotonic() - self._last_lag < self.config.lag_interval_s:

@@ -135,6 +135,34 @@ def test_a_worker_left_alone_takes_over_the_whole_capacity(rotterdam_week: Week)
     assert all(120 <= n <= 180 for n in flags[3:6]), flags.tolist()  # all of it at once, no overshoot
 
 
+def test_a_small_ports_counts_survive_a_change_of_share_and_back() -> None:
+    rng = np.random.default_rng(12)
+    times = arrival_times(2, 450, rng)
+    policy = SelectionPolicy([AMSTERDAM], random_share=0.10, seed=1)
+    run(policy, "amsterdam", times, model_scores(len(times), rng), events_at(times, "amsterdam"))
+    ctl = policy._ports["amsterdam"]
+    flags, rate = ctl.flags.total(int(ctl.now_s // 3600)), ctl.model_rate
+    assert flags >= 2
+    policy.set_traffic_share(0.5)  # one or two flags an hour: rounded, half of them would be gone
+    assert ctl.flags.total(int(ctl.now_s // 3600)) == pytest.approx(flags / 2)
+    assert ctl.model_rate == pytest.approx(rate, rel=0.25)  # the same share of its (halved) arrivals
+    policy.set_traffic_share(1.0)
+    assert ctl.flags.total(int(ctl.now_s // 3600)) == pytest.approx(flags)
+
+
+def test_a_malformed_state_is_refused_whole_and_leaves_the_policy_as_it_was(rotterdam_week: Week) -> None:
+    times, scores, events = rotterdam_week
+    policy = SelectionPolicy([ROTTERDAM, AMSTERDAM], seed=1)
+    run(policy, "rotterdam", times[:5000], scores[:5000], events[:5000])
+    before = policy.state()
+    good = SelectionPolicy([ROTTERDAM, AMSTERDAM], seed=1).state()["ports"]["rotterdam"]
+    with pytest.raises(ConfigError, match="malformed"):
+        policy.load_state({"version": before["version"], "ports": {"rotterdam": good, "amsterdam": {"windows": 1}}})
+    with pytest.raises(ConfigError, match="version"):
+        policy.load_state({"version": -1, "ports": {}})
+    assert policy.state() == before
+
+
 def test_a_traffic_share_outside_0_to_1_is_refused() -> None:
     policy = SelectionPolicy([ROTTERDAM])
     for share in (0.0, -0.5, 1.5):

@@ -35,6 +35,8 @@ from features.ports import DEFAULT_PORTS
 from portrisk.assembly import build_worker
 from portrisk.metrics import WorkerMetrics
 from portrisk.settings import DEFAULT_MODEL_DIR, Settings
+from stream.kafka_clients import make_producer
+from stream.policy_state import record_key
 from stream.topics import TopicNames
 
 pytestmark = pytest.mark.kafka
@@ -212,6 +214,19 @@ def test_a_restarted_worker_carries_on_with_the_policy_it_left(kafka_bootstrap: 
     fresh = third.processor.policy.state()
     third.run(idle_exit_s=2.0)
     assert third.processor.policy.state() == fresh
+
+    # A malformed state (or one of another state version) is not half-loaded and does not stop the worker.
+    fourth = build_worker(settings, WorkerMetrics(CollectorRegistry()))
+    key = record_key(settings.worker_group, fourth.processor.model_version)
+    broken = {"version": 1, "model_version": fourth.processor.model_version, "policy": {
+        "version": 1, "ports": {"rotterdam": left["ports"]["rotterdam"], "vlissingen": {"windows": "garbage"}}}}
+    producer = make_producer(kafka_bootstrap)
+    producer.send(TopicNames.from_settings(settings).policy_state, key=key.encode(), value=orjson.dumps(broken))
+    producer.flush()
+    producer.close()
+    fresh = fourth.processor.policy.state()
+    fourth.run(idle_exit_s=2.0)
+    assert fourth.processor.policy.state() == fresh
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(

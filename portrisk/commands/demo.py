@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 from portrisk.settings import Settings
 
-DEMO_TOPIC_PREFIX = "demo-"  # every run's topics: demo-<time>.<name>
+DEMO_TOPIC_PREFIX = "demo-"  # every run's topics and consumer group: demo-<time>-<random>[.<name>]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,7 +76,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         # The worker restores its state when it is assigned its partitions: seed before it starts.
         world = _seed_warmup(world, args.warmup_days, run, bootstrap, topics.changelog)
         worker_port, api_port = _free_port(), _free_port()
-        children.append(_spawn(["run"], dict(env, PORTRISK_METRICS_PORT=str(worker_port)), run_dir / "worker.log"))
+        # The demo (and its Prometheus) probe the worker's metrics on 127.0.0.1, whatever the environment says.
+        children.append(_spawn(["run"], dict(env, PORTRISK_METRICS_HOST="127.0.0.1",
+                                             PORTRISK_METRICS_PORT=str(worker_port)), run_dir / "worker.log"))
         children.append(_spawn(["serve", "--port", str(api_port)], env, run_dir / "api.log"))
         if args.with_prometheus:
             prometheus = _start_prometheus(env, run_dir, worker_port, api_port)
@@ -130,29 +133,29 @@ def _seed_warmup(world: Any, days: int, settings: Settings, bootstrap: str, chan
     from datetime import timedelta
 
     from features.pipeline import FeaturePipeline
-    from portrisk.errors import BrokerError
-    from stream.backfill import history_states, seed_changelog
+    from stream.backfill import changelog_records, history_states, seed_changelog
 
     events, outcomes = world.events, world.outcomes
     end = world.config.start + timedelta(days=world.config.days)
     cut = world.config.start + timedelta(days=max(days, 0))
     past = events["event_time"] < cut
     live = events[~past & (events["event_time"] < end)]
+    published = dataclasses.replace(world, events=live.reset_index(drop=True),
+                                    outcomes=outcomes[outcomes["event_id"].isin(set(live["event_id"]))])
     if days <= 0:
-        return dataclasses.replace(world, events=live.reset_index(drop=True),
-                                   outcomes=outcomes[outcomes["event_id"].isin(set(live["event_id"]))])
+        return published
+    held, _ = changelog_records(bootstrap, changelog)
+    if held:  # the topics of PORTRISK_TOPIC_PREFIX already hold state: keep it
+        print(f"not seeded: {changelog} already holds {held:,} state records", flush=True)
+        return published
     print(f"seeding shipper histories from {days} simulated days before the published ones "
           f"({int(past.sum()):,} events)", flush=True)
     began = time.monotonic()
     states = history_states(FeaturePipeline.from_model_dir(settings.model_dir), events[past],
                             outcomes[outcomes["inspected_at"] < cut])
-    try:
-        seeded = seed_changelog(bootstrap, changelog, states)
-        print(f"seeded {seeded:,} shipper histories in {time.monotonic() - began:.1f} s", flush=True)
-    except BrokerError as exc:  # the topics of PORTRISK_TOPIC_PREFIX already hold state: keep it
-        print(f"not seeded: {exc}", flush=True)
-    return dataclasses.replace(world, events=live.reset_index(drop=True),
-                               outcomes=outcomes[outcomes["event_id"].isin(set(live["event_id"]))])
+    seeded = seed_changelog(bootstrap, changelog, states)
+    print(f"seeded {seeded:,} shipper histories in {time.monotonic() - began:.1f} s", flush=True)
+    return published
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
@@ -164,8 +167,9 @@ def _fresh_namespace(settings: Settings, bootstrap: str, run_dir: Path) -> Setti
 
     Publishing the same simulated day again into the topics of an earlier run would restore that run's
     shipper state (the day seen twice) and count its flags. Each run gets topics prefixed
-    ``demo-<time>.`` and a fresh state directory; earlier runs' ``demo-`` topics are deleted. With
-    PORTRISK_TOPIC_PREFIX set, the demo uses those topics as they are.
+    ``demo-<time>-<random>.``, a consumer group of its own and a fresh state directory; earlier runs'
+    ``demo-`` topics are deleted (one demo at a time per broker: a second one removes the first's topics).
+    With PORTRISK_TOPIC_PREFIX set, the demo uses those topics as they are.
     """
     import shutil
 
@@ -181,14 +185,14 @@ def _fresh_namespace(settings: Settings, bootstrap: str, run_dir: Path) -> Setti
     state = run_dir / "state"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
-    return settings.model_copy(update={"topic_prefix": f"{DEMO_TOPIC_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}.",
-                                       "home": state})
+    run_id = f"{DEMO_TOPIC_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    return settings.model_copy(update={"topic_prefix": f"{run_id}.", "home": state, "worker_group": run_id})
 
 
 def _child_env(settings: Settings, bootstrap: str, run_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"PORTRISK_KAFKA_BOOTSTRAP": bootstrap, "PORTRISK_HOME": str(settings.home),
-                "PORTRISK_TOPIC_PREFIX": settings.topic_prefix,
+                "PORTRISK_TOPIC_PREFIX": settings.topic_prefix, "PORTRISK_WORKER_GROUP": settings.worker_group,
                 "PORTRISK_API_KEYS_FILE": str(run_dir / "api-keys.json")})
     return env
 

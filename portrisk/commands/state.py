@@ -40,7 +40,7 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     from features.pipeline import FeaturePipeline
     from models.dataset import load_history
     from portrisk.kafka_env import bootstrap_servers
-    from stream.backfill import history_states, seed_changelog
+    from stream.backfill import check_seedable, history_states, seed_changelog
     from stream.topics import TopicNames, create_topics, topic_specs
 
     if args.until is not None and args.until.tzinfo is None:
@@ -52,9 +52,12 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
         outcomes = outcomes[outcomes["inspected_at"] < args.until]
         if events.empty:
             raise ConfigError(f"no event of {args.history} was filed before {args.until.isoformat()}")
+    if events.empty:
+        raise ConfigError(f"{args.history} holds no events to seed from")
     bootstrap = bootstrap_servers(settings)
     topics = TopicNames.from_settings(settings)
     create_topics(bootstrap, topic_specs(topics, settings.partitions))
+    check_seedable(bootstrap, topics.changelog, args.replace)  # now, not after the replay (checked again then)
     began = time.monotonic()
     pipeline = FeaturePipeline.from_model_dir(settings.model_dir)
 
