@@ -62,7 +62,8 @@ def _seed(settings: Settings, history: Path, *extra: str) -> subprocess.Complete
 def test_a_worker_on_a_seeded_changelog_decides_as_one_replay_of_the_whole_history(
         world, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, partitions=3, home=tmp_path,
-                        model_dir=MODEL_DIR, ports=PORTS, max_batch=300, metrics_port=0)
+                        model_dir=MODEL_DIR, ports=PORTS, max_batch=300, metrics_port=0,
+                        worker_group=f"{topic_prefix}worker")
     write_world(world, tmp_path / "world")
     cut = _cut(world)
     seeded = _seed(settings, tmp_path / "world", "--until", cut.isoformat())

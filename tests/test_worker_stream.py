@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from kafka.admin import KafkaAdminClient
 from prometheus_client import CollectorRegistry
 from stream_support import (
     decisions,
@@ -56,7 +57,9 @@ def payloads() -> list[bytes]:
 
 
 def settings_for(bootstrap: str, prefix: str, home: Path, **overrides: object) -> Settings:
-    fields: dict[str, object] = {"model_dir": MODEL_DIR, "max_batch": 300, "ports": PORTS, **overrides}
+    # A group of its own per test: a member a test killed stays in its group for a session timeout.
+    fields: dict[str, object] = {"model_dir": MODEL_DIR, "max_batch": 300, "ports": PORTS,
+                                 "worker_group": f"{prefix}worker", **overrides}
     return Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, partitions=3, home=home, metrics_port=0,
                     **fields)  # type: ignore[arg-type]
 
@@ -138,10 +141,20 @@ def _worker_process(settings: Settings, idle_exit: float | None = None, extra_en
                 settings.topic_prefix, "PORTRISK_PARTITIONS": str(settings.partitions),
                 "PORTRISK_HOME": str(settings.home), "PORTRISK_METRICS_PORT": "0",
                 "PORTRISK_MAX_BATCH": str(settings.max_batch), "PORTRISK_MODEL_DIR": str(settings.model_dir),
+                "PORTRISK_WORKER_GROUP": settings.worker_group,
                 "PORTRISK_PORTS": orjson.dumps([p.model_dump() for p in settings.ports]).decode(),
                 **(extra_env or {})})
     args = [sys.executable, "-m", "portrisk.cli", "run"] + (["--idle-exit", str(idle_exit)] if idle_exit else [])
     return subprocess.Popen(args, env=env, text=True, stdout=stdout, stderr=subprocess.PIPE)
+
+
+def _members(bootstrap: str, group: str) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_groups([group])
+    finally:
+        admin.close()
+    return len(described.get(group, {}).get("members", []))
 
 
 def _decided(bootstrap: str, settings: Settings) -> int:
@@ -257,6 +270,8 @@ def test_two_workers_one_stopped_mid_stream(kafka_bootstrap: str, topic_prefix: 
     publish(settings, payloads)
     first, second = _worker_process(settings, idle_exit=8), _worker_process(settings, idle_exit=8)
     try:
+        # Both in the group before the first is stopped: they split the partitions (and the capacity).
+        assert wait_for(lambda: _members(kafka_bootstrap, settings.worker_group) == 2, 120)
         assert wait_for(lambda: _decided(kafka_bootstrap, settings) >= len(payloads) // 4, 120)
         first.send_signal(signal.SIGTERM)
         _, first_log = first.communicate(timeout=60)
