@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
 
 from portrisk.errors import DataError
+from stream.changelog import read_to_end
 
 RECORD_VERSION = 1
 
@@ -46,27 +46,18 @@ def decode_record(value: bytes) -> dict[str, Any]:
 
 
 def latest_record(bootstrap: str, topic: str, key: str, timeout_s: float = 30.0) -> dict[str, Any] | None:
-    """The newest record of ``key`` in the topic (read to its end), or None when there is none."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             client_id="portrisk-policy-restore")
+    """The newest record of ``key`` in the topic (read to its end), or None when there is none.
+
+    DataError when the topic cannot be read to its end in time: what was read so far may be days old."""
+    wanted = key.encode()
+    latest: list[bytes | None] = [None]
+
+    def keep(record: Any) -> None:
+        if record.key == wanted:
+            latest[0] = record.value  # a tombstone (None) deletes what came before
+
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            return None
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        wanted, latest = key.encode(), None
-        pending = {tp for tp in tps if consumer.position(tp) < ends[tp]}
-        deadline = datetime.now(UTC).timestamp() + timeout_s
-        while pending:
-            if datetime.now(UTC).timestamp() > deadline:  # what was read so far may be days old: none
-                raise DataError(f"{topic} was not read to its end in {timeout_s:.0f} s")
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                for record in records:
-                    if record.offset < ends[tp] and record.key == wanted:
-                        latest = record.value  # a tombstone (None) deletes what came before
-            pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
-        return decode_record(latest) if latest is not None else None
-    finally:
-        consumer.close()
+        read_to_end(bootstrap, topic, None, keep, client_id="portrisk-policy-restore", timeout_s=timeout_s)
+    except TimeoutError as exc:
+        raise DataError(str(exc)) from exc
+    return decode_record(latest[0]) if latest[0] is not None else None
