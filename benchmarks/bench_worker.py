@@ -38,7 +38,7 @@ from portrisk.kafka_env import bootstrap_servers
 from portrisk.metrics import WorkerMetrics
 from portrisk.settings import Settings, load_settings
 from stream.kafka_clients import make_consumer, make_producer
-from stream.topics import TopicNames, create_topics, delete_topics, list_topics, topic_specs
+from stream.topics import TopicNames, create_topics, delete_topics, topic_specs
 
 RESULTS = Path(__file__).resolve().parent / "results" / "worker.json"
 
@@ -125,16 +125,17 @@ def worker_processes(settings: Settings, payloads: list[bytes], count: int) -> f
 
 
 def at_rate(settings: Settings, payloads: list[bytes], rate: float) -> dict[str, float]:
-    metrics = WorkerMetrics(CollectorRegistry())
-    worker = build_worker(settings, metrics)
+    registry = CollectorRegistry()
+    worker = build_worker(settings, WorkerMetrics(registry))
     thread = threading.Thread(target=worker.run, kwargs={"idle_exit_s": 10}, daemon=True)
     thread.start()
     # Offered load starts once the worker owns its partitions (joined, state and policy restored): start-up
     # is not decision latency.
     deadline = time.monotonic() + 120
-    while metrics.assigned_partitions._value.get() == 0 and time.monotonic() < deadline:
+    while not registry.get_sample_value("portrisk_assigned_partitions"):
+        if time.monotonic() > deadline:
+            raise SystemExit("the worker was not assigned its partitions within 120 s")
         time.sleep(0.1)
-    time.sleep(0.5)
     assert settings.kafka_bootstrap
     topics = TopicNames.from_settings(settings)
     producer = make_producer(settings.kafka_bootstrap, linger_ms=0)
@@ -155,11 +156,8 @@ def at_rate(settings: Settings, payloads: list[bytes], rate: float) -> dict[str,
 
 def delete_bench_topics(bootstrap: str, prefixes: list[str]) -> None:
     """Delete every topic under this run's prefixes; a failure here is reported, never raised."""
-    if not prefixes:
-        return
     try:
-        names = [t for t in list_topics(bootstrap) if t.startswith(tuple(prefixes))]
-        deleted = delete_topics(bootstrap, names)
+        deleted = delete_topics(bootstrap, prefixes)
     except PortriskError as exc:
         print(f"could not delete this run's topics ({', '.join(prefixes)}): {exc}", file=sys.stderr)
         return

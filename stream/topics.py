@@ -157,15 +157,15 @@ def create_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_s: float =
         admin.close()
 
 
-def delete_topics(bootstrap: str, names: Iterable[str], timeout_s: float = 30.0) -> list[str]:
-    """Delete the named topics (those already gone are skipped); returns the names deleted."""
-    names = sorted(set(names))
-    if not names:
+def delete_topics(bootstrap: str, prefixes: Iterable[str], timeout_s: float = 30.0) -> list[str]:
+    """Delete every topic whose name starts with one of ``prefixes`` (a run's topics: a demo's, a
+    benchmark's); returns the names deleted."""
+    starts = tuple(prefixes)
+    if not starts:
         return []
     admin = _admin(bootstrap, timeout_s)
     try:
-        existing = set(admin.list_topics())
-        present = [n for n in names if n in existing]
+        present = sorted(t for t in admin.list_topics() if t.startswith(starts))
         if present:
             admin.delete_topics(present, timeout_ms=int(timeout_s * 1000))
         return present

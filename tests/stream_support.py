@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,18 @@ def scaled_ports(scale: float) -> tuple[PortConfig, ...]:
     return tuple(p.model_copy(update={"containers_per_day": max(1, round(p.containers_per_day * scale)),
                                       "capacity_per_day": max(1, round(p.capacity_per_day * scale))})
                  for p in DEFAULT_PORTS)
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for a `portrisk` child process that runs with ``settings`` (none inherited)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTRISK_")}
+    env.update({"PORTRISK_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "PORTRISK_TOPIC_PREFIX":
+                settings.topic_prefix, "PORTRISK_PARTITIONS": str(settings.partitions),
+                "PORTRISK_HOME": str(settings.home), "PORTRISK_METRICS_PORT": str(settings.metrics_port),
+                "PORTRISK_MAX_BATCH": str(settings.max_batch), "PORTRISK_MODEL_DIR": str(settings.model_dir),
+                "PORTRISK_WORKER_GROUP": settings.worker_group,
+                "PORTRISK_PORTS": orjson.dumps([p.model_dump() for p in settings.ports]).decode(), **extra})
+    return env
 
 
 def world_payloads(ports: tuple[PortConfig, ...], days: int, seed: int, scale: float) -> list[bytes]:

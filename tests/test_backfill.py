@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry
-from stream_support import decisions, publish, read_topic, same_features, scaled_ports
+from stream_support import cli_env, decisions, publish, read_topic, same_features, scaled_ports
 
 import stream.backfill as backfill
 from features.contract import encode_event
@@ -50,12 +50,8 @@ def _cut(world) -> pd.Timestamp:  # type: ignore[no-untyped-def]
 
 
 def _seed(settings: Settings, history: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTRISK_")}
-    env.update({"PORTRISK_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "PORTRISK_TOPIC_PREFIX":
-                settings.topic_prefix, "PORTRISK_PARTITIONS": str(settings.partitions),
-                "PORTRISK_HOME": str(settings.home), "PORTRISK_MODEL_DIR": str(settings.model_dir)})
     return subprocess.run([sys.executable, "-m", "portrisk.cli", "state", "seed", "--history", str(history), *extra],
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=cli_env(settings), capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.kafka

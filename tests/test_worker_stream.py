@@ -20,6 +20,7 @@ import pytest
 from kafka.admin import KafkaAdminClient
 from prometheus_client import CollectorRegistry
 from stream_support import (
+    cli_env,
     decisions,
     malformed_payloads,
     offline_features,
@@ -136,14 +137,7 @@ def test_flags_track_the_ports_scan_capacity(kafka_bootstrap: str, topic_prefix:
 
 def _worker_process(settings: Settings, idle_exit: float | None = None, extra_env: dict[str, str] | None = None,
                     stdout: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTRISK_")}
-    env.update({"PORTRISK_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "PORTRISK_TOPIC_PREFIX":
-                settings.topic_prefix, "PORTRISK_PARTITIONS": str(settings.partitions),
-                "PORTRISK_HOME": str(settings.home), "PORTRISK_METRICS_PORT": "0",
-                "PORTRISK_MAX_BATCH": str(settings.max_batch), "PORTRISK_MODEL_DIR": str(settings.model_dir),
-                "PORTRISK_WORKER_GROUP": settings.worker_group,
-                "PORTRISK_PORTS": orjson.dumps([p.model_dump() for p in settings.ports]).decode(),
-                **(extra_env or {})})
+    env = cli_env(settings, **(extra_env or {}))
     args = [sys.executable, "-m", "portrisk.cli", "run"] + (["--idle-exit", str(idle_exit)] if idle_exit else [])
     return subprocess.Popen(args, env=env, text=True, stdout=stdout, stderr=subprocess.PIPE)
 

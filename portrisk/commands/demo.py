@@ -173,15 +173,14 @@ def _fresh_namespace(settings: Settings, bootstrap: str, run_dir: Path) -> Setti
     """
     import shutil
 
-    from stream.topics import delete_topics, list_topics
+    from stream.topics import delete_topics
 
     if settings.topic_prefix:
         print(f"topics prefixed {settings.topic_prefix!r} (PORTRISK_TOPIC_PREFIX): earlier state is kept")
         return settings
-    earlier = [t for t in list_topics(bootstrap) if t.startswith(DEMO_TOPIC_PREFIX)]
-    if earlier:
-        print(f"deleting {len(earlier)} topics of earlier demo runs")
-        delete_topics(bootstrap, earlier)
+    deleted = delete_topics(bootstrap, [DEMO_TOPIC_PREFIX])
+    if deleted:
+        print(f"deleted {len(deleted)} topics of earlier demo runs")
     state = run_dir / "state"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
