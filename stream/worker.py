@@ -126,6 +126,10 @@ class Worker:
             partition_assignment_strategy=(RangePartitionAssignor,), **cfg.consumer_overrides)
         inputs = [*cfg.topics.all_manifests, cfg.topics.outcomes]
         self._consumer.subscribe(inputs, listener=_Rebalance(self))
+        # A metadata fetch between subscribing and the first join: kafka-python 3.0.12 otherwise joins with
+        # an empty snapshot of the subscribed topics' partitions, re-joins at once when they arrive, and that
+        # immediate re-join can leave heartbeats disabled (the member expires 45 s later, never to rejoin).
+        self._consumer.topics()
         last_record = time.monotonic()
         try:
             while not self._stop.is_set():
