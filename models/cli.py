@@ -1,4 +1,4 @@
-"""`portrisk train` and `portrisk evaluate`: argparse definitions only; the work is imported on use."""
+"""`portrisk train`, `evaluate` and `backtest`: argparse definitions only; the work is imported on use."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ DEFAULT_MODEL_DIR = Path(__file__).with_name("default")
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `train` and `evaluate` verbs to the portrisk command."""
+    """Add the `train`, `evaluate` and `backtest` verbs to the portrisk command."""
     train = sub.add_parser(
         "train", help="train a model on a history directory and write the model artifact",
         description="Replay the history in event-time order through the feature pipeline (reference tables "
@@ -55,12 +55,48 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(func=_evaluate)
 
+    backtest = sub.add_parser(
+        "backtest", help="replay portrisk deployed over a world's held-out period, retrained on its own scans",
+        description="Train as `portrisk train` does, then walk the world's held-out period: each day each port "
+                    "scans its capacity, a random share drawn at random and the rest by the current model's "
+                    "score; scan results come from the world's truth and scanner and are known on arrival; "
+                    "every --retrain-days the model is retrained on the labels known by then. Prints the "
+                    "frozen model beside the learning one, per port and per step. Needs a simulated world.")
+    backtest.add_argument("--world", type=Path, required=True, help="world directory (with truth/ and world.json)")
+    backtest.add_argument("--retrain-days", type=_whole_days, default=7,
+                          help="days between retrainings (default 7)")
+    backtest.add_argument("--random-share", type=_share, default=None,
+                          help="share of each port's scans drawn at random (default: the policy's random_share)")
+    backtest.add_argument("--seed", type=int, default=0, help="seed of the random scans and scanner draws")
+    backtest.add_argument("--json", action="store_true", help="print the report as JSON")
+    backtest.set_defaults(func=_backtest)
+
 
 def _date(text: str) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from exc
+
+
+def _whole_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from exc
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"retrain interval must be at least 1 day, got {days}")
+    return days
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}") from exc
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"a share must be between 0 and 1, got {share:g}")
+    return share
 
 
 def _rates(text: str) -> tuple[float, ...]:
@@ -104,4 +140,16 @@ def _evaluate(args: argparse.Namespace, settings: Any) -> int:
     capacities = {p.id: float(p.capacity_per_day) for p in settings.ports}
     report = evaluate_model(args.world, args.model, capacities, args.test_start, args.rates or DEFAULT_RATES)
     print(to_json(report) if args.json else format_report(report))
+    return 0
+
+
+def _backtest(args: argparse.Namespace, settings: Any) -> int:
+    from models.backtest import BacktestConfig, format_backtest, run_backtest
+    from models.evaluate import to_json
+
+    share = settings.random_share if args.random_share is None else args.random_share
+    capacities = {p.id: float(p.capacity_per_day) for p in settings.ports}
+    config = BacktestConfig(retrain_days=args.retrain_days, random_share=share, seed=args.seed)
+    report = run_backtest(args.world, capacities, config)
+    print(to_json(report) if args.json else format_backtest(report))
     return 0

@@ -78,7 +78,7 @@ def evaluate_model(history_dir: str | Path, model_dir: str | Path, capacities: M
     report = evaluate_table(table, {p: c * scale for p, c in capacities.items()})
     report.update(model=session.version, feature_hash=session.card.feature_hash,
                   test_period={"start": start.isoformat(), "end": history.end.isoformat()},
-                  typologies=_typology_totals(report["ports"]))
+                  typologies=typology_totals(report["ports"]))
     return report
 
 
@@ -128,7 +128,7 @@ def format_labelled_report(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _typology_totals(ports: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+def typology_totals(ports: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """Recall per typology over all ports (recalls weighted by each port's illicit containers)."""
     totals: dict[str, dict[str, float]] = {}
     for port in ports.values():

@@ -1,0 +1,323 @@
+"""`portrisk backtest`: portrisk deployed over a world's held-out period, learning from its own scans.
+
+`portrisk evaluate` judges one model, frozen at its training cut-off, on labels the legacy policy
+chose. Deployed, portrisk does not stand still: customs scan what *it* recommends, the outcomes flow
+back, and the next model learns from them — including from the scans of the random share, which keep
+new routes and methods in view (DOMAIN.md: "pure 'inspect the riskiest' selection collapses under
+drift, a 10 % random or exploratory share keeps it stable"). In a simulated world the truth is known,
+so that loop can be replayed:
+
+1. A model is trained exactly as `portrisk train` does (same features, split, labels, weights).
+2. The held-out period is walked in steps of ``retrain_days``. Each day, per port, the live policy's
+   split of the scan capacity k is applied: ``round(random_share * k)`` containers drawn uniformly at
+   random, the rest of k taken by the current model's score (a container's score is the highest of its
+   declarations, as in `portrisk evaluate`).
+3. Each scan's result is drawn from the world's truth and its scanner: drugs are found when the
+   container carries them and the scan detects the method (the world's per-typology detection rate).
+   The result is known when the container arrives (inspection on arrival), not before.
+4. At the end of each step the model is retrained on the labels known by then: the legacy labels known
+   before the cut-off plus the results of portrisk's own scans, recency-weighted from the moment of the
+   retraining, random scans weighted like random selections in training. The newest step's results
+   validate the early stopping; a step whose results hold no finding keeps the previous model.
+
+What the replay keeps fixed, and so does not credit to portrisk: the features are those of one replay
+of the world as it happened — shipper and party histories hold the legacy policy's findings in the test
+period, not portrisk's, and the reference tables stay those of the training cut-off (refreshing them
+from the legacy's findings would hand the backtest outcomes that a deployment would not have seen).
+The report puts the frozen model ("static", the same figures as `portrisk evaluate` up to the scoring
+path) beside the learning one ("feedback"), step by step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import lightgbm
+import numpy as np
+import pandas as pd
+
+from models.dataset import Features, History, container_keys, featurise, load_history
+from models.evaluate import typology_totals, world_scale
+from models.evaluation import container_table, evaluate_table
+from models.train import Periods, Rows, TrainConfig, cutoffs, feature_config_for, fit, split, training_rows
+from models.world.writer import read_truth
+from portrisk.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """How the deployment is replayed."""
+
+    retrain_days: int = 7  # a new model every this many days
+    random_share: float = 0.10  # share of each port's daily scans drawn at random (the live policy's default)
+    seed: int = 0  # random scans and scanner draws
+
+    def __post_init__(self) -> None:
+        if self.retrain_days < 1:
+            raise ValueError(f"retrain_days must be a whole number of days >= 1, got {self.retrain_days}")
+        if not 0 <= self.random_share <= 1:
+            raise ValueError(f"random_share must be in [0, 1], got {self.random_share}")
+
+
+def detection_rates(world_dir: Path) -> dict[str, float]:
+    """The world's per-typology chance that a scan finds the drugs a container carries."""
+    meta = Path(world_dir) / "world.json"
+    try:
+        rates = json.loads(meta.read_text(encoding="utf-8"))["config"]["detection"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"a backtest needs a simulated world: cannot read the scanner's detection rates from "
+                        f"{meta} ({exc})") from exc
+    return {str(k): float(v) for k, v in rates.items()}
+
+
+@dataclass
+class Scans:
+    """portrisk's own scans so far, per event: label, when it became known, and how it was chosen."""
+
+    known_at: np.ndarray  # datetime64[ns]; NaT where no scan labels the event
+    found: np.ndarray
+    random: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> Scans:
+        return cls(np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), np.zeros(n, bool), np.zeros(n, bool))
+
+
+class Replay:
+    """The world, its features, training labels and test containers: what every step reads."""
+
+    def __init__(self, history: History, truth: pd.DataFrame, feats: Features, periods: Periods, rows: Rows,
+                 config: BacktestConfig, train_config: TrainConfig, detection: Mapping[str, float]) -> None:
+        self.history, self.feats, self.periods, self.rows = history, feats, periods, rows
+        self.config, self.train_config = config, train_config
+        events = history.events
+        self.times = events["event_time"].to_numpy(dtype="datetime64[ns]")
+        self.keys = container_keys(events)
+        # Per container first declared in the test period: port, day, truth, arrival, scanner draw.
+        blank = np.zeros(len(events), dtype=np.float32)
+        self.table = container_table(events, history.outcomes, truth, blank, periods.valid_end, history.end)
+        eta = events.set_index("event_id")["eta"].reindex(self.table["key"]).to_numpy(dtype="datetime64[ns]")
+        self.arrival = np.where(np.isnat(eta), self.times[self._first_rows()], eta)
+        rng = np.random.default_rng(config.seed)
+        rate = self.table["typology"].map(lambda t: detection.get(t, 0.0)).to_numpy(dtype=float)
+        self.detected = self.table["illicit"].to_numpy(dtype=bool) & (rng.random(len(self.table)) < rate)
+        self.tiebreak = rng.random(len(self.table))  # the order of the random draw
+        self.row_of_key = pd.Series(np.arange(len(self.table)), index=self.table["key"].to_numpy())
+        self.event_container = self.row_of_key.reindex(self.keys).to_numpy()  # NaN: container outside the test
+        self.declarations = pd.Series(self.keys).map(pd.Series(self.keys).value_counts()).to_numpy()
+
+    def _first_rows(self) -> np.ndarray:
+        ids = pd.Series(np.arange(len(self.history.events)), index=self.history.events["event_id"].to_numpy())
+        return ids.reindex(self.table["key"]).to_numpy()
+
+    def container_scores(self, event_scores: np.ndarray) -> np.ndarray:
+        """Per test container, the highest score of its declarations scored so far (NaN: none yet)."""
+        inside = ~np.isnan(self.event_container) & ~np.isnan(event_scores)
+        frame = pd.DataFrame({"c": self.event_container[inside].astype(np.int64), "s": event_scores[inside]})
+        best = frame.groupby("c")["s"].max()
+        out = np.full(len(self.table), np.nan)
+        out[best.index.to_numpy()] = best.to_numpy()
+        return out
+
+    def select(self, days: range, scores: np.ndarray, capacities: Mapping[str, float]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """The policy's scans on ``days``: (chosen by the model, drawn at random) masks over test containers."""
+        by_model = np.zeros(len(self.table), bool)
+        at_random = np.zeros(len(self.table), bool)
+        port, day = self.table["port"].to_numpy(), self.table["day"].to_numpy()
+        for port_id, capacity in capacities.items():
+            k = round(capacity)
+            k_random = round(k * self.config.random_share)
+            for d in days:
+                rows = np.flatnonzero((port == port_id) & (day == d))
+                if rows.size == 0:
+                    continue
+                drawn = rows[np.argsort(self.tiebreak[rows], kind="stable")[:k_random]]
+                at_random[drawn] = True
+                rest = rows[~at_random[rows]]
+                ranked = rest[np.lexsort((rest, -np.nan_to_num(scores[rest], nan=-1.0)))]
+                by_model[ranked[:k - drawn.size]] = True
+        return by_model, at_random
+
+    def record(self, scans: Scans, chosen: np.ndarray, random: np.ndarray) -> None:
+        """Label every declaration of each scanned container filed before its arrival (inspection)."""
+        rows = np.flatnonzero(~np.isnan(self.event_container))
+        container = self.event_container[rows].astype(np.int64)
+        hit = chosen[container] | random[container]
+        rows, container = rows[hit], container[hit]
+        arrival = self.arrival[container]
+        before = self.times[rows] < arrival
+        rows, container, arrival = rows[before], container[before], arrival[before]
+        scans.known_at[rows] = arrival
+        scans.found[rows] = self.detected[container]
+        scans.random[rows] = random[container]
+
+    def retrain(self, scans: Scans, now: datetime, previous: lightgbm.Booster
+                ) -> tuple[lightgbm.Booster, dict[str, Any]]:
+        """A model on the labels known at ``now``; the previous one when the newest labels hold no finding."""
+        cfg = self.train_config
+        now64 = np.datetime64(pd.Timestamp(now).tz_convert(None), "ns")
+        known = ~np.isnat(scans.known_at) & (scans.known_at < now64)
+        newest = known & (scans.known_at >= now64 - np.timedelta64(self.config.retrain_days, "D"))
+        base = self.rows.train | self.rows.valid
+        y = np.where(known, scans.found, self.rows.y)
+        weight = np.where(scans.random, cfg.random_weight, 1.0) / np.maximum(self.declarations, 1)
+        shift = 1.0
+        if cfg.recency_half_life_days is not None:
+            age = (now64 - self.times).astype("timedelta64[s]").astype(np.float64) / 86_400.0
+            weight = weight * np.exp2(-np.clip(age, 0.0, None) / cfg.recency_half_life_days)
+            shift = float(np.exp2(-(now - self.periods.valid_end).total_seconds() / 86_400
+                                  / cfg.recency_half_life_days))
+        weight = np.where(known, weight, self.rows.weight * shift)  # legacy labels age like the rest
+        scanned = self.event_container[known].astype(np.int64)
+        summary = {"labels": int((base | known).sum()), "own_scans": int(np.unique(scanned).size),
+                   "own_findings": int(np.unique(scanned[scans.found[known]]).size)}
+        if not y[newest].any():
+            return previous, {**summary, "retrained": False}
+        booster, metrics = fit(self.feats.X, y, weight, (base | known) & ~newest, newest, self.feats.names, cfg)
+        return booster, {**summary, "retrained": True, "rounds": metrics["rounds"]}
+
+
+def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: BacktestConfig | None = None,
+            train_config: TrainConfig | None = None, detection: Mapping[str, float] | None = None
+            ) -> tuple[Replay, lightgbm.Booster, dict[str, float]]:
+    """The world replayed through the features, the model of the training cut-off, and the scaled capacities.
+
+    ``capacities`` are each port's scans per day at full scale (scaled here by the world's ``scale``);
+    ``detection`` overrides the world's scanner (per typology).
+    """
+    config = config or BacktestConfig()
+    train_config = train_config or TrainConfig()
+    world = Path(world_dir)
+    declared = feature_config_for(world)
+    if declared is not None:
+        train_config = dataclasses.replace(train_config, features=declared)
+    detection = detection_rates(world) if detection is None else detection
+    history = load_history(world)
+    truth = read_truth(world)
+    periods = split(history, train_config)
+    feats = featurise(history, train_config.features, cutoffs(periods, train_config.refresh_days))
+    rows = training_rows(history, feats, periods, train_config)
+    booster, _ = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, train_config)
+    scale = world_scale(world)
+    caps = {port: capacity * scale for port, capacity in capacities.items()}
+    return Replay(history, truth, feats, periods, rows, config, train_config, detection), booster, caps
+
+
+def run_backtest(world_dir: str | Path, capacities: Mapping[str, float], config: BacktestConfig | None = None,
+                 train_config: TrainConfig | None = None) -> dict[str, Any]:
+    """Replay a deployment over the world's held-out period (see the module docstring); the report."""
+    replay, booster, caps = prepare(world_dir, capacities, config, train_config)
+    return walk(replay, booster, caps)
+
+
+def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -> dict[str, Any]:
+    """Step through the held-out period: score, scan, learn the results, retrain; the report."""
+    history, feats, periods, config = replay.history, replay.feats, replay.periods, replay.config
+    test = replay.times >= _ns(periods.valid_end)
+    static = np.full(len(history.events), np.nan)
+    static[test] = booster.predict(feats.X[test])
+    live = np.full(len(history.events), np.nan)
+    scans = Scans.empty(len(history.events))
+    day0 = pd.Timestamp(history.events["event_time"].iloc[0]).floor("D")
+    first, last = int(replay.table["day"].min()), int(replay.table["day"].max())
+    steps = []
+    for lo in range(first, last + 1, config.retrain_days):
+        hi = min(lo + config.retrain_days, last + 1)
+        start, end = (day0 + pd.Timedelta(days=d) for d in (lo, hi))
+        in_step = test & (replay.times >= _ns(start)) & (replay.times < _ns(end))
+        live[in_step] = booster.predict(feats.X[in_step])
+        chosen, random = replay.select(range(lo, hi), replay.container_scores(live), caps)
+        replay.record(scans, chosen, random)
+        record: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "days": [lo, hi],
+                                  "scans": int(chosen.sum() + random.sum()),
+                                  "policy_hits": int(replay.table["illicit"].to_numpy()[chosen | random].sum())}
+        if hi <= last:
+            booster, record["model_after"] = replay.retrain(scans, end.to_pydatetime(), booster)
+        steps.append(record)
+        log.info("backtest step %s", record)
+    return _report(replay, static, live, steps, caps, config)
+
+
+def _ns(t: datetime) -> np.datetime64:
+    return np.datetime64(pd.Timestamp(t).tz_convert(None), "ns")
+
+
+def _report(replay: Replay, static: np.ndarray, live: np.ndarray, steps: list[dict[str, Any]],
+            caps: Mapping[str, float], config: BacktestConfig) -> dict[str, Any]:
+    history, periods = replay.history, replay.periods
+    tables = {}
+    for name, scores in (("static", static), ("feedback", live)):
+        table = replay.table.copy()
+        table["score"] = replay.container_scores(np.nan_to_num(scores, nan=0.0))
+        tables[name] = table
+    whole = {name: evaluate_table(t, caps) for name, t in tables.items()}
+    for record in steps:
+        lo, hi = record["days"]
+        record["ports"] = {}
+        for name, table in tables.items():
+            part = table[(table["day"] >= lo) & (table["day"] < hi)]
+            if part.empty:
+                continue
+            for port_id, p in evaluate_table(part, caps)["ports"].items():
+                record["ports"].setdefault(port_id, {})[f"{name}_precision_at_capacity"] = p["precision_at_capacity"]
+                record["ports"][port_id]["oracle_precision_at_capacity"] = p["oracle_precision_at_capacity"]
+                record["ports"][port_id]["legacy_precision_at_capacity"] = p["legacy_precision_at_capacity"]
+    return {
+        "kind": "backtest",
+        "test_period": {"start": periods.valid_end.isoformat(), "end": history.end.isoformat()},
+        "retrain_days": config.retrain_days, "random_share": config.random_share, "seed": config.seed,
+        "static": {**whole["static"], "typologies": typology_totals(whole["static"]["ports"])},
+        "feedback": {**whole["feedback"], "typologies": typology_totals(whole["feedback"]["ports"])},
+        "steps": steps,
+    }
+
+
+def format_backtest(report: Mapping[str, Any]) -> str:
+    """The backtest report as readable tables."""
+    static, feedback = report["static"]["ports"], report["feedback"]["ports"]
+    lines = [f"backtest {report['test_period']['start']} .. {report['test_period']['end']}: retrained every "
+             f"{report['retrain_days']:g} days on its own scans, {report['random_share']:.0%} of the scans at random",
+             "", "precision at each port's daily scan capacity over the whole period",
+             f"{'port':<11}{'k/day':>6}{'static':>8}{'feedback':>9}{'legacy':>8}{'oracle':>8}"
+             f"{'xlegacy':>9}{'/oracle':>8}"]
+    for port_id, f in feedback.items():
+        s = static[port_id]
+        lines.append(f"{port_id:<11}{f['capacity_per_day']:>6g}{s['precision_at_capacity']:>8.1%}"
+                     f"{f['precision_at_capacity']:>9.1%}{f['legacy_precision_at_capacity']:>8.1%}"
+                     f"{f['oracle_precision_at_capacity']:>8.1%}{_times(f['lift_over_legacy'], 9)}"
+                     f"{_times(f['ratio_to_oracle'], 8)}")
+    lines += ["", "recall per typology at capacity (all ports): static -> feedback"]
+    for name, t in report["feedback"]["typologies"].items():
+        lines.append(f"  {name:<18}{report['static']['typologies'][name]['model_recall']:>7.1%} ->"
+                     f"{t['model_recall']:>7.1%}  (oracle {t['oracle_recall']:.1%})")
+    ports = list(feedback)
+    lines += ["", "per step: feedback (static) precision at capacity, and the model trained at the step's end",
+              f"{'step start':<12}" + "".join(f"{p[:12]:>16}" for p in ports) + "  retrained on"]
+    for record in report["steps"]:
+        cells = []
+        for p in ports:
+            r = record["ports"].get(p)
+            cells.append(f"{r['feedback_precision_at_capacity']:>8.1%} ({r['static_precision_at_capacity']:.1%})"
+                         if r else f"{'-':>16}")
+        after = record.get("model_after")
+        note = "" if after is None else (
+            f"  {after['own_scans']:,} own scans known, drugs in {after['own_findings']}"
+            + ("" if after["retrained"] else " (no new finding: kept)"))
+        lines.append(f"{record['start'][:10]:<12}" + "".join(f"{c:>16}" for c in cells) + note)
+    lines += ["", "static = the model frozen at the training cut-off; feedback = retrained on the results of the scans "
+              "it recommended; legacy = the legacy rules' selections; oracle = ranking by the true probability"]
+    return "\n".join(lines)
+
+
+def _times(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None or not np.isfinite(value) else f"{value:>{width - 1}.2f}x"

@@ -1,0 +1,142 @@
+"""`portrisk backtest`: the deployment replay scans capacity, learns only what it could know, and reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from models_support import TRAIN, small_world
+
+from models.backtest import BacktestConfig, Replay, Scans, prepare, walk
+from portrisk.cli import main
+from portrisk.settings import Settings
+
+CAPACITIES = {p.id: float(p.capacity_per_day) for p in Settings().ports}
+EVERY_SCAN_FINDS = {"rip_on": 1.0, "front_company": 1.0, "route_laundering": 1.0, "drift": 1.0}
+
+
+@pytest.fixture(scope="module")
+def prepared() -> tuple[Replay, object, dict[str, float]]:
+    return prepare(small_world(), CAPACITIES, BacktestConfig(retrain_days=2, random_share=0.2), TRAIN,
+                   detection=EVERY_SCAN_FINDS)
+
+
+def _first_day_scores(replay: Replay, booster: object) -> tuple[range, np.ndarray]:
+    days = range(int(replay.table["day"].min()), int(replay.table["day"].min()) + 2)
+    scores = np.full(len(replay.history.events), np.nan)
+    rows = np.flatnonzero(~np.isnan(replay.event_container))
+    scores[rows] = booster.predict(replay.feats.X[rows])  # type: ignore[attr-defined]
+    return days, replay.container_scores(scores)
+
+
+def test_each_port_scans_its_capacity_a_random_share_at_random_and_the_rest_by_score(prepared) -> None:
+    replay, booster, caps = prepared
+    days, scores = _first_day_scores(replay, booster)
+    by_model, at_random = replay.select(days, scores, caps)
+    assert not (by_model & at_random).any()
+    table = replay.table
+    for port_id, capacity in caps.items():
+        k, k_random = round(capacity), round(round(capacity) * 0.2)
+        for day in days:
+            here = ((table["port"] == port_id) & (table["day"] == day)).to_numpy()
+            if here.sum() < k:
+                continue
+            assert (by_model & here).sum() + (at_random & here).sum() == k, (port_id, day)
+            assert (at_random & here).sum() == k_random
+            # The model's picks are the highest scores among the containers not drawn at random.
+            others = here & ~at_random & ~by_model
+            if (by_model & here).any() and others.any():
+                assert scores[by_model & here].min() >= scores[others].max()
+
+
+def _first_days_scanned(prepared) -> tuple[Replay, object, np.ndarray, np.ndarray, Scans]:
+    """The first two days' scans, recorded: (replay, model, by model, at random, scans)."""
+    replay, booster, caps = prepared
+    days, scores = _first_day_scores(replay, booster)
+    by_model, at_random = replay.select(days, scores, caps)
+    scans = Scans.empty(len(replay.history.events))
+    replay.record(scans, by_model, at_random)
+    return replay, booster, by_model, at_random, scans
+
+
+def test_a_scan_labels_its_container_on_arrival_with_what_the_scanner_finds(prepared) -> None:
+    replay, _, by_model, at_random, scans = _first_days_scanned(prepared)
+    labelled = ~np.isnat(scans.known_at)
+    container = replay.event_container[labelled].astype(np.int64)
+    scanned = by_model | at_random
+    assert scanned[container].all(), "a declaration of an unscanned container was labelled"
+    assert (scans.known_at[labelled] == replay.arrival[container]).all()
+    assert (replay.times[labelled] < scans.known_at[labelled]).all(), "a declaration filed after the inspection"
+    # With a scanner that always detects, a scan finds drugs exactly where the truth has them.
+    illicit = replay.table["illicit"].to_numpy()
+    assert (scans.found[labelled] == illicit[container]).all()
+    assert (scans.random[labelled] == at_random[container]).all()
+    assert np.unique(container).size == scanned.sum()  # every scanned container got its label
+
+
+def test_a_retraining_uses_only_the_results_known_at_its_time(prepared) -> None:
+    replay, booster, by_model, at_random, scans = _first_days_scanned(prepared)
+    arrivals = np.sort(replay.arrival[by_model | at_random])
+    before_any = pd.Timestamp(arrivals[0], tz="UTC").to_pydatetime()
+    kept, summary = replay.retrain(scans, before_any, booster)
+    assert kept is booster and summary["own_scans"] == 0 and summary["retrained"] is False
+    after_all = pd.Timestamp(arrivals[-1], tz="UTC").to_pydatetime() + pd.Timedelta(seconds=1)
+    model, summary = replay.retrain(scans, after_all, booster)
+    assert summary["own_scans"] == (by_model | at_random).sum()
+    assert summary["own_findings"] == replay.table["illicit"].to_numpy()[by_model | at_random].sum()
+    assert summary["retrained"] is (summary["own_findings"] > 0)
+    assert (model is not booster) is summary["retrained"]
+
+
+def test_the_walk_covers_the_test_period_in_steps_and_reports_static_beside_feedback(prepared) -> None:
+    replay, booster, caps = prepared
+    report = walk(replay, booster, caps)
+    steps = report["steps"]
+    assert [s["days"][0] for s in steps] == list(range(steps[0]["days"][0], steps[-1]["days"][1], 2))
+    assert steps[0]["start"] == report["test_period"]["start"]
+    assert all("model_after" in s for s in steps[:-1]) and "model_after" not in steps[-1]
+    assert any(s["model_after"]["retrained"] for s in steps[:-1]), "no step learnt from its own scans"
+    # The first step is scored by the model of the cut-off: static and feedback agree there, later not.
+    first = steps[0]["ports"]["rotterdam"]
+    assert first["static_precision_at_capacity"] == first["feedback_precision_at_capacity"]
+    for name in ("static", "feedback"):
+        rotterdam = report[name]["ports"]["rotterdam"]
+        assert 0.0 <= rotterdam["precision_at_capacity"] <= rotterdam["oracle_precision_at_capacity"] + 0.2
+        assert "rip_on" in report[name]["typologies"]
+    days = {d for s in steps for d in range(*s["days"])}
+    assert days == set(replay.table["day"].unique())
+
+
+def test_backtest_command_prints_a_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--world", str(small_world()), "--retrain-days", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "static" in out and "feedback" in out and "per step" in out and "rotterdam" in out
+    assert main(["backtest", "--world", str(small_world()), "--retrain-days", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kind"] == "backtest" and report["retrain_days"] == 3 and report["random_share"] == 0.1
+    assert set(report["feedback"]["ports"]) == set(report["static"]["ports"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--retrain-days", "0"], "at least 1 day"),
+    (["--retrain-days", "1.5"], "whole number of days"),
+    (["--random-share", "1.5"], "between 0 and 1"),
+])
+def test_bad_backtest_options_are_usage_errors(args: list[str], message: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["backtest", "--world", str(small_world()), *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_history_without_a_simulated_scanner_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("events.parquet", "outcomes.parquet"):
+        shutil.copy(small_world() / name, tmp_path / name)
+    assert main(["backtest", "--world", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "needs a simulated world" in err and "world.json" in err
