@@ -17,8 +17,8 @@ so that loop can be replayed:
    The result is known when the container arrives (inspection on arrival), not before.
 4. At the end of each step the model is retrained on the labels known by then: the legacy labels known
    before the cut-off plus the results of portrisk's own scans, recency-weighted from the moment of the
-   retraining, random scans weighted like random selections in training. The newest step's results
-   validate the early stopping; a step whose results hold no finding keeps the previous model.
+   retraining, random scans weighted like random selections in training, with as many trees as early
+   stopping found for the cut-off model.
 
 What the replay keeps fixed, and so does not credit to portrisk: the features are those of one replay
 of the world as it happened — shipper and party histories hold the legacy policy's findings in the test
@@ -46,7 +46,7 @@ import pandas as pd
 from models.dataset import Features, History, container_keys, featurise, load_history
 from models.evaluate import typology_totals, world_scale
 from models.evaluation import container_table, evaluate_table
-from models.train import Periods, Rows, TrainConfig, cutoffs, feature_config_for, fit, split, training_rows
+from models.train import Periods, Rows, TrainConfig, cutoffs, feature_config_for, fit, refit, split, training_rows
 from models.world.writer import read_truth
 from portrisk.errors import DataError
 
@@ -163,13 +163,14 @@ class Replay:
 
     def retrain(self, scans: Scans, now: datetime, previous: lightgbm.Booster
                 ) -> tuple[lightgbm.Booster, dict[str, Any]]:
-        """A model on the labels known at ``now``; the previous one when the newest labels hold no finding."""
+        """A model on the labels known at ``now``, with the cut-off model's number of trees.
+
+        The rounds early stopping found at the cut-off are kept: a week's results are too few to judge
+        early stopping on, and a model that changes size every week would be harder to compare.
+        """
         cfg = self.train_config
-        now64 = np.datetime64(pd.Timestamp(now).tz_convert(None), "ns")
+        now64 = _ns(now)
         known = ~np.isnat(scans.known_at) & (scans.known_at < now64)
-        newest = known & (scans.known_at >= now64 - np.timedelta64(self.config.retrain_days, "D"))
-        base = self.rows.train | self.rows.valid
-        y = np.where(known, scans.found, self.rows.y)
         weight = np.where(scans.random, cfg.random_weight, 1.0) / np.maximum(self.declarations, 1)
         shift = 1.0
         if cfg.recency_half_life_days is not None:
@@ -178,13 +179,15 @@ class Replay:
             shift = float(np.exp2(-(now - self.periods.valid_end).total_seconds() / 86_400
                                   / cfg.recency_half_life_days))
         weight = np.where(known, weight, self.rows.weight * shift)  # legacy labels age like the rest
+        rows = self.rows.train | self.rows.valid | known
         scanned = self.event_container[known].astype(np.int64)
-        summary = {"labels": int((base | known).sum()), "own_scans": int(np.unique(scanned).size),
+        summary = {"labels": int(rows.sum()), "own_scans": int(np.unique(scanned).size),
                    "own_findings": int(np.unique(scanned[scans.found[known]]).size)}
-        if not y[newest].any():
+        if not known.any():
             return previous, {**summary, "retrained": False}
-        booster, metrics = fit(self.feats.X, y, weight, (base | known) & ~newest, newest, self.feats.names, cfg)
-        return booster, {**summary, "retrained": True, "rounds": metrics["rounds"]}
+        y = np.where(known, scans.found, self.rows.y)
+        booster = refit(self.feats.X, y, weight, rows, self.feats.names, cfg, previous.current_iteration())
+        return booster, {**summary, "retrained": True}
 
 
 def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: BacktestConfig | None = None,
@@ -312,7 +315,7 @@ def format_backtest(report: Mapping[str, Any]) -> str:
         after = record.get("model_after")
         note = "" if after is None else (
             f"  {after['own_scans']:,} own scans known, drugs in {after['own_findings']}"
-            + ("" if after["retrained"] else " (no new finding: kept)"))
+            + ("" if after["retrained"] else " (none yet: model kept)"))
         lines.append(f"{record['start'][:10]:<12}" + "".join(f"{c:>16}" for c in cells) + note)
     lines += ["", "static = the model frozen at the training cut-off; feedback = retrained on the results of the scans "
               "it recommended; legacy = the legacy rules' selections; oracle = ranking by the true probability"]

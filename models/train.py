@@ -170,14 +170,8 @@ def training_rows(history: History, feats: Features, periods: Periods, config: T
 def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: np.ndarray, names: tuple[str, ...],
         config: TrainConfig) -> tuple[lightgbm.Booster, dict[str, Any]]:
     """Early-stopped fit on ``train`` (judged on ``valid``), then a refit on both with the rounds found."""
-    n_pos, n_neg = int(y[train].sum()), int((~y[train]).sum())
-    params = {**config.params, "seed": config.seed,
-              # Few positives: up-weight them, but by the square root of the imbalance only, since full
-              # balancing lets a handful of findings dominate every split.
-              "scale_pos_weight": config.pos_weight or math.sqrt(n_neg / max(n_pos, 1)),
-              "monotone_constraints": monotone_constraints(names),
-              "monotone_constraints_method": "advanced",
-              "metric": [config.stop_metric], "first_metric_only": True}
+    base = _params(y, train, names, config)  # the refit keeps the training rows' class balance
+    params = {**base, "metric": [config.stop_metric], "first_metric_only": True}
     dtrain = lightgbm.Dataset(X[train], y[train], weight=w[train], feature_name=list(names), free_raw_data=False)
     dvalid = lightgbm.Dataset(X[valid], y[valid], weight=w[valid], reference=dtrain)
     probe = lightgbm.train(params, dtrain, config.max_rounds, valid_sets=[dvalid], valid_names=["valid"],
@@ -189,14 +183,32 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: n
         "valid_rows": int(valid.sum()), "valid_positives": int(y[valid].sum()),
         "valid_average_precision": average_precision(p_valid, y[valid]),
         "valid_roc_auc": roc_auc(p_valid, y[valid]),
-        "train_rows": int(train.sum()), "train_positives": n_pos,
+        "train_rows": int(train.sum()), "train_positives": int(y[train].sum()),
         "scale_pos_weight": params["scale_pos_weight"],
     }
-    both = train | valid
-    full = lightgbm.Dataset(X[both], y[both], weight=w[both], feature_name=list(names))
-    refit_params = {k: v for k, v in params.items() if k not in ("metric", "first_metric_only")}
-    booster = lightgbm.train(refit_params, full, rounds)
-    return booster, metrics
+    return _grow(X, y, w, train | valid, names, base, rounds), metrics
+
+
+def refit(X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray, names: tuple[str, ...], config: TrainConfig,
+          rounds: int) -> lightgbm.Booster:
+    """A model of ``rounds`` trees on ``rows`` (no early stopping: the rounds were found before)."""
+    return _grow(X, y, w, rows, names, _params(y, rows, names, config), rounds)
+
+
+def _grow(X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray, names: tuple[str, ...],
+          params: dict[str, Any], rounds: int) -> lightgbm.Booster:
+    data = lightgbm.Dataset(X[rows], y[rows], weight=w[rows], feature_name=list(names))
+    return lightgbm.train(params, data, rounds)
+
+
+def _params(y: np.ndarray, rows: np.ndarray, names: tuple[str, ...], config: TrainConfig) -> dict[str, Any]:
+    n_pos, n_neg = int(y[rows].sum()), int((~y[rows]).sum())
+    return {**config.params, "seed": config.seed,
+            # Few positives: up-weight them, but by the square root of the imbalance only, since full
+            # balancing lets a handful of findings dominate every split.
+            "scale_pos_weight": config.pos_weight or math.sqrt(n_neg / max(n_pos, 1)),
+            "monotone_constraints": monotone_constraints(names),
+            "monotone_constraints_method": "advanced"}
 
 
 def feature_config_for(history_dir: str | Path) -> FeatureConfig | None:
