@@ -234,6 +234,7 @@ def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -
     day0 = pd.Timestamp(history.events["event_time"].iloc[0]).floor("D")
     first, last = int(replay.table["day"].min()), int(replay.table["day"].max())
     steps = []
+    by_model, at_random = np.zeros(len(replay.table), bool), np.zeros(len(replay.table), bool)
     for lo in range(first, last + 1, config.retrain_days):
         hi = min(lo + config.retrain_days, last + 1)
         start, end = (day0 + pd.Timedelta(days=d) for d in (lo, hi))
@@ -241,6 +242,8 @@ def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -
         live[in_step] = booster.predict(feats.X[in_step])
         chosen, random = replay.select(range(lo, hi), replay.container_scores(live), caps)
         replay.record(scans, chosen, random)
+        by_model |= chosen
+        at_random |= random
         record: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "days": [lo, hi],
                                   "scans": int(chosen.sum() + random.sum()),
                                   "policy_hits": int(replay.table["illicit"].to_numpy()[chosen | random].sum())}
@@ -248,7 +251,22 @@ def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -
             booster, record["model_after"] = replay.retrain(scans, end.to_pydatetime(), booster)
         steps.append(record)
         log.info("backtest step %s", record)
-    return _report(replay, static, live, steps, caps, config)
+    report = _report(replay, static, live, steps, caps, config)
+    return {**report, "scanned": _scanned(replay, by_model, at_random)}
+
+
+def _scanned(replay: Replay, by_model: np.ndarray, at_random: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per port, what the replayed policy scanned: its hit rate (model and random share) and findings."""
+    illicit, port = replay.table["illicit"].to_numpy(), replay.table["port"].to_numpy()
+    out = {}
+    for port_id in dict.fromkeys(port.tolist()):
+        here = port == port_id
+        scanned, drawn = here & (by_model | at_random), here & at_random
+        out[port_id] = {"scans": int(scanned.sum()), "illicit": int(illicit[scanned].sum()),
+                        "found": int(replay.detected[scanned].sum()),
+                        "precision": float(illicit[scanned].mean()) if scanned.any() else None,
+                        "random_scans": int(drawn.sum()), "random_illicit": int(illicit[drawn].sum())}
+    return out
 
 
 def _ns(t: datetime) -> np.datetime64:
@@ -292,13 +310,14 @@ def format_backtest(report: Mapping[str, Any]) -> str:
              f"{report['retrain_days']:g} days on its own scans, {report['random_share']:.0%} of the scans at random",
              "", "precision at each port's daily scan capacity over the whole period",
              f"{'port':<11}{'k/day':>6}{'static':>8}{'feedback':>9}{'legacy':>8}{'oracle':>8}"
-             f"{'xlegacy':>9}{'/oracle':>8}"]
+             f"{'xlegacy':>9}{'/oracle':>8}{'scanned':>9}{'found':>7}"]
     for port_id, f in feedback.items():
-        s = static[port_id]
+        s, scanned = static[port_id], report["scanned"].get(port_id, {})
         lines.append(f"{port_id:<11}{f['capacity_per_day']:>6g}{s['precision_at_capacity']:>8.1%}"
                      f"{f['precision_at_capacity']:>9.1%}{f['legacy_precision_at_capacity']:>8.1%}"
                      f"{f['oracle_precision_at_capacity']:>8.1%}{_times(f['lift_over_legacy'], 9)}"
-                     f"{_times(f['ratio_to_oracle'], 8)}")
+                     f"{_times(f['ratio_to_oracle'], 8)}{_share(scanned.get('precision'), 9)}"
+                     f"{scanned.get('found', 0):>7}")
     lines += ["", "recall per typology at capacity (all ports): static -> feedback"]
     for name, t in report["feedback"]["typologies"].items():
         lines.append(f"  {name:<18}{report['static']['typologies'][name]['model_recall']:>7.1%} ->"
@@ -318,8 +337,14 @@ def format_backtest(report: Mapping[str, Any]) -> str:
             + ("" if after["retrained"] else " (none yet: model kept)"))
         lines.append(f"{record['start'][:10]:<12}" + "".join(f"{c:>16}" for c in cells) + note)
     lines += ["", "static = the model frozen at the training cut-off; feedback = retrained on the results of the scans "
-              "it recommended; legacy = the legacy rules' selections; oracle = ranking by the true probability"]
+              "it recommended (both: its top k a day); legacy = the legacy rules' selections; oracle = ranking by the "
+              "true probability; scanned = share illicit of what the replayed policy scanned (model and random "
+              "share), found = drug findings of those scans"]
     return "\n".join(lines)
+
+
+def _share(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.1%}"
 
 
 def _times(value: float | None, width: int) -> str:

@@ -112,6 +112,12 @@ def test_the_walk_covers_the_test_period_in_steps_and_reports_static_beside_feed
         assert "rip_on" in report[name]["typologies"]
     days = {d for s in steps for d in range(*s["days"])}
     assert days == set(replay.table["day"].unique())
+    # What the replayed policy scanned: k a day, its random share, findings only where drugs were.
+    k = round(caps["rotterdam"])
+    scanned = report["scanned"]["rotterdam"]
+    assert scanned["scans"] == k * len(days) and scanned["random_scans"] == round(k * 0.2) * len(days)
+    assert scanned["found"] == scanned["illicit"]  # this fixture's scanner always detects
+    assert scanned["precision"] == pytest.approx(scanned["illicit"] / scanned["scans"])
 
 
 def test_backtest_command_prints_a_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
