@@ -20,10 +20,11 @@ so that loop can be replayed:
    retraining, random scans weighted like random selections in training, with as many trees as early
    stopping found for the cut-off model.
 
-What the replay keeps fixed, and so does not credit to portrisk: the features are those of one replay
-of the world as it happened — shipper and party histories hold the legacy policy's findings in the test
-period, not portrisk's, and the reference tables stay those of the training cut-off (refreshing them
-from the legacy's findings would hand the backtest outcomes that a deployment would not have seen).
+What the replay keeps fixed: the features are those of one replay of the world as it happened. In the
+test period, shipper and party histories hold the legacy policy's findings (which a deployment would not
+have) instead of portrisk's own (which it would, and more of them), and the reference tables stay those
+of the training cut-off (refreshing them from the legacy's findings would hand the backtest outcomes a
+deployment would not have seen; from portrisk's own, a replay of the features per step).
 The report puts the frozen model ("static", the same figures as `portrisk evaluate` up to the scoring
 path) beside the learning one ("feedback"), step by step.
 """
