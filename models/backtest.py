@@ -14,7 +14,8 @@ so that loop can be replayed:
    declarations, as in `portrisk evaluate`).
 3. Each scan's result is drawn from the world's truth and its scanner: drugs are found when the
    container carries them and the scan detects the method (the world's per-typology detection rate).
-   The result is known when the container arrives (inspection on arrival), not before.
+   The result is known when the container arrives (inspection on arrival), not before — and not
+   before the end of the day the scan was chosen on, since the replay chooses a day's scans at once.
 4. At the end of each step the model is retrained on the labels known by then: the legacy labels known
    before the cut-off plus the results of portrisk's own scans, recency-weighted from the moment of the
    retraining, random scans weighted like random selections in training, with as many trees as early
@@ -44,9 +45,16 @@ import lightgbm
 import numpy as np
 import pandas as pd
 
+from features.config import FeatureConfig
+from features.pipeline import FeaturePipeline
+from features.replay import replay as replay_features
+from features.rows import OutcomeRow, event_rows, outcome_rows
+from features.state import InMemoryStore
+from features.tables import ReferenceTables
 from models.dataset import Features, History, container_keys, featurise, load_history
 from models.evaluate import typology_totals, world_scale
 from models.evaluation import container_table, evaluate_table
+from models.tables import TableBuilder
 from models.train import Periods, Rows, TrainConfig, cutoffs, feature_config_for, fit, refit, split, training_rows
 from models.world.writer import read_truth
 from portrisk.errors import DataError
@@ -61,6 +69,7 @@ class BacktestConfig:
     retrain_days: int = 7  # a new model every this many days
     random_share: float = 0.10  # share of each port's daily scans drawn at random (the live policy's default)
     seed: int = 0  # random scans and scanner draws
+    live_features: bool = False  # features from portrisk's own findings (a second replay), see LiveFeatures
 
     def __post_init__(self) -> None:
         if self.retrain_days < 1:
@@ -107,7 +116,12 @@ class Replay:
         blank = np.zeros(len(events), dtype=np.float32)
         self.table = container_table(events, history.outcomes, truth, blank, periods.valid_end, history.end)
         eta = events.set_index("event_id")["eta"].reindex(self.table["key"]).to_numpy(dtype="datetime64[ns]")
-        self.arrival = np.where(np.isnat(eta), self.times[self._first_rows()], eta)
+        self.first_rows = self._first_rows()  # per test container, the row of its first declaration
+        # A result is known on arrival, and no earlier than the end of the day its scan was chosen on: the
+        # replay chooses a day's scans once the day is over (air cargo can land the day it is declared).
+        day0 = np.datetime64(pd.Timestamp(events["event_time"].iloc[0]).floor("D").tz_convert(None), "ns")
+        day_end = day0 + (self.table["day"].to_numpy() + 1) * np.timedelta64(1, "D")
+        self.arrival = np.maximum(np.where(np.isnat(eta), self.times[self.first_rows], eta), day_end)
         rng = np.random.default_rng(config.seed)
         rate = self.table["typology"].map(lambda t: detection.get(t, 0.0)).to_numpy(dtype=float)
         self.detected = self.table["illicit"].to_numpy(dtype=bool) & (rng.random(len(self.table)) < rate)
@@ -115,6 +129,8 @@ class Replay:
         self.row_of_key = pd.Series(np.arange(len(self.table)), index=self.table["key"].to_numpy())
         self.event_container = self.row_of_key.reindex(self.keys).to_numpy()  # NaN: container outside the test
         self.declarations = pd.Series(self.keys).map(pd.Series(self.keys).value_counts()).to_numpy()
+        self.X = feats.X  # the features models score and learn from (a copy when live ones replace them)
+        self.live: LiveFeatures | None = None
 
     def _first_rows(self) -> np.ndarray:
         ids = pd.Series(np.arange(len(self.history.events)), index=self.history.events["event_id"].to_numpy())
@@ -162,6 +178,16 @@ class Replay:
         scans.found[rows] = self.detected[container]
         scans.random[rows] = random[container]
 
+    def results(self, scanned: np.ndarray) -> pd.DataFrame:
+        """The scan results of the ``scanned`` test containers, as outcomes (known on arrival)."""
+        rows = self.first_rows[scanned]
+        return pd.DataFrame({
+            "event_id": self.table["key"].to_numpy()[scanned],
+            "shipper_id": self.history.events["shipper_id"].to_numpy()[rows],
+            "inspected_at": pd.to_datetime(self.arrival[scanned]).tz_localize("UTC"),
+            "result": np.where(self.detected[scanned], "drugs", "no_finding"),
+        })
+
     def retrain(self, scans: Scans, now: datetime, previous: lightgbm.Booster
                 ) -> tuple[lightgbm.Booster, dict[str, Any]]:
         """A model on the labels known at ``now``, with the cut-off model's number of trees.
@@ -187,8 +213,70 @@ class Replay:
         if not known.any():
             return previous, {**summary, "retrained": False}
         y = np.where(known, scans.found, self.rows.y)
-        booster = refit(self.feats.X, y, weight, rows, self.feats.names, cfg, previous.current_iteration())
+        booster = refit(self.X, y, weight, rows, self.feats.names, cfg, previous.current_iteration())
         return booster, {**summary, "retrained": True}
+
+
+class LiveFeatures:
+    """The test period's features as the deployment would compute them, one day at a time.
+
+    Shipper histories fold in portrisk's own scan results (on arrival) instead of the legacy policy's,
+    and the reference tables — versioned with the model, as in production — are rebuilt from the
+    history plus those results at every retraining. Starts from the state a replay of the history
+    before the cut-off leaves (a second replay of it: the first one's state has run on to the end).
+    """
+
+    def __init__(self, history: History, config: FeatureConfig, cuts: list[datetime], tables_digest: str) -> None:
+        events, outcomes = history.events, history.outcomes
+        cutoff = cuts[-1]
+        times = events["event_time"]
+        n_before = int((times < cutoff).sum())
+        known = outcomes[outcomes["inspected_at"] < cutoff]
+        self.events = events
+        self.store = InMemoryStore()
+        self.builder = TableBuilder(config, pd.concat([known["event_id"], events["event_id"].iloc[n_before:]]))
+        before = History(events.iloc[:n_before], known)
+        featurise(before, config, cuts[:-1], store=self.store, builder=self.builder)
+        # The replay above stops at the last cut-off but one: count the rest of the history before the cut-off.
+        rest = (times >= cuts[-2]) & (times < cutoff)
+        for row in event_rows(events[rest.to_numpy()]):
+            self.builder.add_event(row, row.event_id, row.event_time)
+        for outcome in outcome_rows(known[known["inspected_at"] >= cuts[-2]]):
+            self.builder.add_outcome(outcome.event_id, outcome.result)
+        self.results: list[pd.DataFrame] = []  # every result added, in order
+        self.refreshed: list[datetime] = []  # when the tables were rebuilt
+        self.tables = self._snapshot(cutoff)
+        if self.tables.digest != tables_digest:
+            raise DataError("the live features' tables differ from the training replay's at the cut-off")
+        last = times.iloc[n_before - 1]
+        # Outcomes at or after the last event before the cut-off were not folded into the states yet.
+        self.pending = known.loc[known["inspected_at"] >= last, list(OutcomeRow._fields)].assign(own=False)
+
+    def _snapshot(self, at: datetime) -> ReferenceTables:
+        return ReferenceTables.from_bytes(self.builder.snapshot(at).to_bytes())
+
+    def day(self, rows: slice, end: datetime) -> np.ndarray:
+        """Feature rows of the events ``rows`` (one day), folding every result known before ``end``."""
+        end_ts = pd.Timestamp(end)
+        due = self.pending[self.pending["inspected_at"] < end_ts].sort_values("inspected_at", kind="stable")
+        self.pending = self.pending[self.pending["inspected_at"] >= end_ts]
+        chunk = self.events.iloc[rows]
+        for row in event_rows(chunk):
+            self.builder.add_event(row, row.event_id, row.event_time)
+        for outcome in outcome_rows(due[due["own"].to_numpy(dtype=bool)]):
+            self.builder.add_outcome(outcome.event_id, outcome.result)
+        return replay_features(FeaturePipeline(self.tables), event_rows(chunk), outcome_rows(due), self.store,
+                               fold_trailing=True)
+
+    def add_results(self, results: pd.DataFrame) -> None:
+        """Results of portrisk's own scans (OutcomeRow columns), folded when they come due."""
+        self.pending = pd.concat([self.pending, results.assign(own=True)], ignore_index=True)
+        self.results.append(results)
+
+    def refresh(self, at: datetime) -> None:
+        """New reference tables, as of ``at``, for the next model."""
+        self.tables = self._snapshot(at)
+        self.refreshed.append(at)
 
 
 def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: BacktestConfig | None = None,
@@ -209,12 +297,17 @@ def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: Back
     history = load_history(world)
     truth = read_truth(world)
     periods = split(history, train_config)
-    feats = featurise(history, train_config.features, cutoffs(periods, train_config.refresh_days))
+    cuts = cutoffs(periods, train_config.refresh_days)
+    feats = featurise(history, train_config.features, cuts)
     rows = training_rows(history, feats, periods, train_config)
     booster, _ = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, train_config)
     scale = world_scale(world)
     caps = {port: capacity * scale for port, capacity in capacities.items()}
-    return Replay(history, truth, feats, periods, rows, config, train_config, detection), booster, caps
+    replay = Replay(history, truth, feats, periods, rows, config, train_config, detection)
+    if config.live_features:
+        replay.live = LiveFeatures(history, train_config.features, cuts, feats.tables.digest)
+        replay.X = feats.X.copy()
+    return replay, booster, caps
 
 
 def run_backtest(world_dir: str | Path, capacities: Mapping[str, float], config: BacktestConfig | None = None,
@@ -225,7 +318,7 @@ def run_backtest(world_dir: str | Path, capacities: Mapping[str, float], config:
 
 
 def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -> dict[str, Any]:
-    """Step through the held-out period: score, scan, learn the results, retrain; the report."""
+    """Walk the held-out period day by day: features, scores, scans, results; retrain every step."""
     history, feats, periods, config = replay.history, replay.feats, replay.periods, replay.config
     test = replay.times >= _ns(periods.valid_end)
     static = np.full(len(history.events), np.nan)
@@ -238,17 +331,28 @@ def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -
     by_model, at_random = np.zeros(len(replay.table), bool), np.zeros(len(replay.table), bool)
     for lo in range(first, last + 1, config.retrain_days):
         hi = min(lo + config.retrain_days, last + 1)
-        start, end = (day0 + pd.Timedelta(days=d) for d in (lo, hi))
-        in_step = test & (replay.times >= _ns(start)) & (replay.times < _ns(end))
-        live[in_step] = booster.predict(feats.X[in_step])
-        chosen, random = replay.select(range(lo, hi), replay.container_scores(live), caps)
-        replay.record(scans, chosen, random)
+        chosen, random = np.zeros_like(by_model), np.zeros_like(at_random)
+        for day in range(lo, hi):
+            start, end = (day0 + pd.Timedelta(days=d) for d in (day, day + 1))
+            rows = slice(*np.searchsorted(replay.times, [_ns(max(start, periods.valid_end)), _ns(end)]))
+            if replay.live is not None:
+                replay.X[rows] = replay.live.day(rows, end.to_pydatetime())
+            live[rows] = booster.predict(replay.X[rows])
+            picked, drawn = replay.select(range(day, day + 1), replay.container_scores(live), caps)
+            replay.record(scans, picked, drawn)
+            if replay.live is not None:
+                replay.live.add_results(replay.results(picked | drawn))
+            chosen |= picked
+            random |= drawn
         by_model |= chosen
         at_random |= random
+        start, end = (day0 + pd.Timedelta(days=d) for d in (lo, hi))
         record: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "days": [lo, hi],
                                   "scans": int(chosen.sum() + random.sum()),
                                   "policy_hits": int(replay.table["illicit"].to_numpy()[chosen | random].sum())}
         if hi <= last:
+            if replay.live is not None:
+                replay.live.refresh(end.to_pydatetime())
             booster, record["model_after"] = replay.retrain(scans, end.to_pydatetime(), booster)
         steps.append(record)
         log.info("backtest step %s", record)

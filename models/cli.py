@@ -68,6 +68,10 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     backtest.add_argument("--random-share", type=_share, default=None,
                           help="share of each port's scans drawn at random (default: the policy's random_share)")
     backtest.add_argument("--seed", type=int, default=0, help="seed of the random scans and scanner draws")
+    backtest.add_argument("--live-features", action="store_true",
+                          help="compute the test period's features from portrisk's own scan results (shipper "
+                               "histories, and tables rebuilt at each retraining) instead of the world as it "
+                               "happened; a second replay of the history")
     backtest.add_argument("--json", action="store_true", help="print the report as JSON")
     backtest.set_defaults(func=_backtest)
 
@@ -149,7 +153,8 @@ def _backtest(args: argparse.Namespace, settings: Any) -> int:
 
     share = settings.random_share if args.random_share is None else args.random_share
     capacities = {p.id: float(p.capacity_per_day) for p in settings.ports}
-    config = BacktestConfig(retrain_days=args.retrain_days, random_share=share, seed=args.seed)
+    config = BacktestConfig(retrain_days=args.retrain_days, random_share=share, seed=args.seed,
+                            live_features=args.live_features)
     report = run_backtest(args.world, capacities, config)
     print(to_json(report) if args.json else format_backtest(report))
     return 0

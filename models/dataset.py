@@ -32,7 +32,7 @@ from features.config import FeatureConfig
 from features.pipeline import FeaturePipeline
 from features.replay import replay
 from features.rows import event_rows, outcome_rows
-from features.state import InMemoryStore
+from features.state import InMemoryStore, StateStore
 from features.tables import ReferenceTables
 from models.tables import TableBuilder
 from portrisk.errors import DataError
@@ -91,15 +91,16 @@ class Periods:
         return {k: getattr(self, k).isoformat() for k in ("start", "tables_end", "train_end", "valid_end", "end")}
 
 
-def table_versions(history: History, config: FeatureConfig, cutoffs: Sequence[datetime]
-                   ) -> Iterator[ReferenceTables]:
+def table_versions(history: History, config: FeatureConfig, cutoffs: Sequence[datetime],
+                   builder: TableBuilder | None = None) -> Iterator[ReferenceTables]:
     """The reference tables as of each cut-off (events filed and outcomes inspected before it), in order.
 
     One incremental pass over the history, however many versions. Each version is round-tripped
     through its bytes, so the last one — the model's — is bit-identical to the file saved beside it.
+    A ``builder`` passed in is fed (and can be fed further by the caller after the last version).
     """
     events, outcomes = history.events, history.outcomes
-    builder = TableBuilder(config, outcomes["event_id"])
+    builder = builder or TableBuilder(config, outcomes["event_id"])
     event_iter = event_rows(events)
     outcome_iter = outcome_rows(outcomes)
     next_event = next(event_iter, None)
@@ -125,13 +126,15 @@ class Features:
     names: tuple[str, ...]
 
 
-def featurise(history: History, config: FeatureConfig, cutoffs: Sequence[datetime]) -> Features:
+def featurise(history: History, config: FeatureConfig, cutoffs: Sequence[datetime],
+              store: StateStore | None = None, builder: TableBuilder | None = None) -> Features:
     """Replay every event through the pipeline, with the tables refreshed at each cut-off.
 
     Rows filed before the first cut-off are warm-up (shipper histories): their features use the first
     version and are not point-in-time with respect to the tables, so they must not become training rows.
     From each cut-off on, rows use the tables as of that cut-off — what a worker whose tables are
-    refreshed at those moments would have computed.
+    refreshed at those moments would have computed. ``store`` and ``builder``, when given, are the shipper
+    states and the tables' counts the replay leaves behind, for a caller that goes on from there.
     """
     if not cutoffs or list(cutoffs) != sorted(cutoffs):
         raise DataError("featurise needs at least one cut-off, in time order")
@@ -140,12 +143,12 @@ def featurise(history: History, config: FeatureConfig, cutoffs: Sequence[datetim
     inspected = outcomes["inspected_at"]
     bounds = [int((times < c).sum()) for c in cutoffs[1:]]  # times are sorted
     event_cuts = [0, *bounds, len(events)]
-    store = InMemoryStore()
+    store = InMemoryStore() if store is None else store
     parts: list[np.ndarray] = []
     version = np.full(len(events), -1, dtype=np.int64)
     tables: ReferenceTables | None = None
     names: tuple[str, ...] = ()
-    for i, tables in enumerate(table_versions(history, config, cutoffs)):
+    for i, tables in enumerate(table_versions(history, config, cutoffs, builder)):
         lo, hi = event_cuts[i], event_cuts[i + 1]
         chunk = events.iloc[lo:hi]
         # Outcomes due before the next chunk's first event are folded in this chunk (ties: after it).

@@ -12,6 +12,8 @@ import pytest
 from models_support import TRAIN, small_world
 
 from models.backtest import BacktestConfig, Replay, Scans, prepare, walk
+from models.dataset import History, featurise
+from models.train import cutoffs
 from portrisk.cli import main
 from portrisk.settings import Settings
 
@@ -70,6 +72,10 @@ def test_a_scan_labels_its_container_on_arrival_with_what_the_scanner_finds(prep
     scanned = by_model | at_random
     assert scanned[container].all(), "a declaration of an unscanned container was labelled"
     assert (scans.known_at[labelled] == replay.arrival[container]).all()
+    # ... on arrival, and not before the end of the day the scan was chosen on (a day's scans at once).
+    day0 = pd.Timestamp(replay.history.events["event_time"].iloc[0]).floor("D").tz_convert(None)
+    day_end = np.datetime64(day0, "ns") + (replay.table["day"].to_numpy() + 1) * np.timedelta64(1, "D")
+    assert (scans.known_at[labelled] >= day_end[container]).all()
     assert (replay.times[labelled] < scans.known_at[labelled]).all(), "a declaration filed after the inspection"
     # With a scanner that always detects, a scan finds drugs exactly where the truth has them.
     illicit = replay.table["illicit"].to_numpy()
@@ -149,3 +155,31 @@ def test_a_history_without_a_simulated_scanner_is_refused(tmp_path: Path, capsys
     assert main(["backtest", "--world", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "needs a simulated world" in err and "world.json" in err
+
+
+def test_live_features_are_one_replay_of_the_history_with_portrisks_own_results() -> None:
+    """With live features, the test period's features are exactly what one point-in-time replay gives of
+    the events with the outcomes known at the cut-off plus portrisk's own results, tables rebuilt at
+    every retraining — no legacy finding of the test period, nothing from the future."""
+    replay, booster, caps = prepare(small_world(), CAPACITIES, BacktestConfig(retrain_days=2, live_features=True),
+                                    TRAIN)
+    walk(replay, booster, caps)
+    live = replay.live
+    assert live is not None and len(live.refreshed) == 2 and live.results
+    history, cut = replay.history, replay.periods.valid_end
+    own = pd.concat(live.results, ignore_index=True)
+    assert set(own["result"]) <= {"drugs", "no_finding"} and len(own) == len(set(own["event_id"]))
+    known = history.outcomes[history.outcomes["inspected_at"] < cut][list(own.columns)]
+    outcomes = pd.concat([known, own], ignore_index=True).sort_values("inspected_at", kind="stable")
+    reference = featurise(History(history.events, outcomes.reset_index(drop=True)), TRAIN.features,
+                          [*cutoffs(replay.periods, TRAIN.refresh_days), *live.refreshed])
+    day0 = pd.Timestamp(history.events["event_time"].iloc[0]).floor("D")
+    walked = replay.times < np.datetime64((day0 + pd.Timedelta(days=int(replay.table["day"].max()) + 1)
+                                           ).tz_convert(None), "ns")
+    a, b = reference.X[walked], replay.X[walked]
+    assert ((a == b) | (np.isnan(a) & np.isnan(b))).all()
+    assert live.tables.digest == reference.tables.digest
+    # ... and they differ from the world as it happened (the legacy policy's findings, the cut-off's tables).
+    test = walked & (replay.times >= np.datetime64(pd.Timestamp(cut).tz_convert(None), "ns"))
+    c = replay.feats.X[test]
+    assert not ((c == replay.X[test]) | (np.isnan(c) & np.isnan(replay.X[test]))).all()
