@@ -68,10 +68,10 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     backtest.add_argument("--random-share", type=_share, default=None,
                           help="share of each port's scans drawn at random (default: the policy's random_share)")
     backtest.add_argument("--seed", type=int, default=0, help="seed of the random scans and scanner draws")
-    backtest.add_argument("--live-features", action="store_true",
-                          help="compute the test period's features from portrisk's own scan results (shipper "
-                               "histories, and tables rebuilt at each retraining) instead of the world as it "
-                               "happened; a second replay of the history")
+    backtest.add_argument("--fixed-features", dest="live_features", action="store_false",
+                          help="use the features of the world as it happened (the legacy policy's findings, the "
+                               "cut-off's tables) instead of computing them from portrisk's own results: half "
+                               "the time, less faithful")
     backtest.add_argument("--json", action="store_true", help="print the report as JSON")
     backtest.set_defaults(func=_backtest)
 

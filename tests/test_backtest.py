@@ -23,8 +23,8 @@ EVERY_SCAN_FINDS = {"rip_on": 1.0, "front_company": 1.0, "route_laundering": 1.0
 
 @pytest.fixture(scope="module")
 def prepared() -> tuple[Replay, object, dict[str, float]]:
-    return prepare(small_world(), CAPACITIES, BacktestConfig(retrain_days=2, random_share=0.2), TRAIN,
-                   detection=EVERY_SCAN_FINDS)
+    return prepare(small_world(), CAPACITIES, BacktestConfig(retrain_days=2, random_share=0.2, live_features=False),
+                   TRAIN, detection=EVERY_SCAN_FINDS)
 
 
 def _first_day_scores(replay: Replay, booster: object) -> tuple[range, np.ndarray]:
@@ -130,9 +130,11 @@ def test_backtest_command_prints_a_table_and_json(capsys: pytest.CaptureFixture[
     assert main(["backtest", "--world", str(small_world()), "--retrain-days", "3"]) == 0
     out = capsys.readouterr().out
     assert "static" in out and "feedback" in out and "per step" in out and "rotterdam" in out
-    assert main(["backtest", "--world", str(small_world()), "--retrain-days", "3", "--json"]) == 0
+    assert "features from its own results" in out
+    assert main(["backtest", "--world", str(small_world()), "--retrain-days", "3", "--fixed-features", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["kind"] == "backtest" and report["retrain_days"] == 3 and report["random_share"] == 0.1
+    assert report["live_features"] is False
     assert set(report["feedback"]["ports"]) == set(report["static"]["ports"])
 
 
