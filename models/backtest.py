@@ -54,7 +54,7 @@ from features.rows import OutcomeRow, event_rows, outcome_rows
 from features.state import InMemoryStore
 from features.tables import ReferenceTables
 from models.dataset import Features, History, container_keys, featurise, load_history
-from models.evaluate import typology_totals, world_scale
+from models.evaluate import share_cell, times_cell, typology_totals, world_scale
 from models.evaluation import container_table, evaluate_table
 from models.tables import TableBuilder
 from models.train import Periods, Rows, TrainConfig, cutoffs, feature_config_for, fit, refit, split, training_rows
@@ -128,8 +128,9 @@ class Replay:
         rate = self.table["typology"].map(lambda t: detection.get(t, 0.0)).to_numpy(dtype=float)
         self.detected = self.table["illicit"].to_numpy(dtype=bool) & (rng.random(len(self.table)) < rate)
         self.tiebreak = rng.random(len(self.table))  # the order of the random draw
-        self.row_of_key = pd.Series(np.arange(len(self.table)), index=self.table["key"].to_numpy())
-        self.event_container = self.row_of_key.reindex(self.keys).to_numpy()  # NaN: container outside the test
+        row_of_key = pd.Series(np.arange(len(self.table)), index=self.table["key"].to_numpy())
+        self.event_container = row_of_key.reindex(self.keys).to_numpy()  # NaN: container outside the test
+        self.test_rows = np.flatnonzero(~np.isnan(self.event_container))  # declarations of test containers
         self.declarations = pd.Series(self.keys).map(pd.Series(self.keys).value_counts()).to_numpy()
         self.X = feats.X  # the features models score and learn from (a copy when live ones replace them)
         self.live: LiveFeatures | None = None
@@ -140,8 +141,8 @@ class Replay:
 
     def container_scores(self, event_scores: np.ndarray) -> np.ndarray:
         """Per test container, the highest score of its declarations scored so far (NaN: none yet)."""
-        inside = ~np.isnan(self.event_container) & ~np.isnan(event_scores)
-        frame = pd.DataFrame({"c": self.event_container[inside].astype(np.int64), "s": event_scores[inside]})
+        rows = self.test_rows[~np.isnan(event_scores[self.test_rows])]
+        frame = pd.DataFrame({"c": self.event_container[rows].astype(np.int64), "s": event_scores[rows]})
         best = frame.groupby("c")["s"].max()
         out = np.full(len(self.table), np.nan)
         out[best.index.to_numpy()] = best.to_numpy()
@@ -169,7 +170,7 @@ class Replay:
 
     def record(self, scans: Scans, chosen: np.ndarray, random: np.ndarray) -> None:
         """Label every declaration of each scanned container filed before its arrival (inspection)."""
-        rows = np.flatnonzero(~np.isnan(self.event_container))
+        rows = self.test_rows
         container = self.event_container[rows].astype(np.int64)
         hit = chosen[container] | random[container]
         rows, container = rows[hit], container[hit]
@@ -237,17 +238,10 @@ class LiveFeatures:
         self.events = events
         self.store = InMemoryStore()
         self.builder = TableBuilder(config, pd.concat([known["event_id"], events["event_id"].iloc[n_before:]]))
-        before = History(events.iloc[:n_before], known)
-        featurise(before, config, cuts[:-1], store=self.store, builder=self.builder)
-        # The replay above stops at the last cut-off but one: count the rest of the history before the cut-off.
-        rest = (times >= cuts[-2]) & (times < cutoff)
-        for row in event_rows(events[rest.to_numpy()]):
-            self.builder.add_event(row, row.event_id, row.event_time)
-        for outcome in outcome_rows(known[known["inspected_at"] >= cuts[-2]]):
-            self.builder.add_outcome(outcome.event_id, outcome.result)
+        self.tables = featurise(History(events.iloc[:n_before], known), config, cuts, store=self.store,
+                                builder=self.builder).tables
         self.results: list[pd.DataFrame] = []  # every result added, in order
         self.refreshed: list[datetime] = []  # when the tables were rebuilt
-        self.tables = self._snapshot(cutoff)
         if self.tables.digest != tables_digest:
             raise DataError("the live features' tables differ from the training replay's at the cut-off")
         last = times.iloc[n_before - 1]
@@ -425,8 +419,8 @@ def format_backtest(report: Mapping[str, Any]) -> str:
         s, scanned = static[port_id], report["scanned"].get(port_id, {})
         lines.append(f"{port_id:<11}{f['capacity_per_day']:>6g}{s['precision_at_capacity']:>8.1%}"
                      f"{f['precision_at_capacity']:>9.1%}{f['legacy_precision_at_capacity']:>8.1%}"
-                     f"{f['oracle_precision_at_capacity']:>8.1%}{_times(f['lift_over_legacy'], 9)}"
-                     f"{_times(f['ratio_to_oracle'], 8)}{_share(scanned.get('precision'), 9)}"
+                     f"{f['oracle_precision_at_capacity']:>8.1%}{times_cell(f['lift_over_legacy'], 9)}"
+                     f"{times_cell(f['ratio_to_oracle'], 8)}{share_cell(scanned.get('precision'), 9)}"
                      f"{scanned.get('found', 0):>7}")
     lines += ["", "recall per typology at capacity (all ports): static -> feedback"]
     for name, t in report["feedback"]["typologies"].items():
@@ -452,10 +446,3 @@ def format_backtest(report: Mapping[str, Any]) -> str:
               "share), found = drug findings of those scans"]
     return "\n".join(lines)
 
-
-def _share(value: float | None, width: int) -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:>{width}.1%}"
-
-
-def _times(value: float | None, width: int) -> str:
-    return f"{'-':>{width}}" if value is None or not np.isfinite(value) else f"{value:>{width - 1}.2f}x"

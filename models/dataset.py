@@ -153,7 +153,7 @@ def featurise(history: History, config: FeatureConfig, cutoffs: Sequence[datetim
         chunk = events.iloc[lo:hi]
         # Outcomes due before the next chunk's first event are folded in this chunk (ties: after it).
         upper = times.iloc[hi] if hi < len(events) else None
-        lower = times.iloc[lo] if i > 0 else None
+        lower = times.iloc[lo] if i > 0 and lo < len(events) else None  # no event from the last cut-off on
         mask = np.ones(len(outcomes), dtype=bool)
         if lower is not None:
             mask &= (inspected >= lower).to_numpy()

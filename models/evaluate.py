@@ -118,13 +118,13 @@ def format_labelled_report(report: Mapping[str, Any]) -> str:
              f"{'n %':>5}{'top':>7}{'P@n%':>8}{'R@n%':>8}{'xrandom':>9}"]
     for row in report["rates"]:
         lines.append(f"{row['n_percent']:>5g}{row['selected']:>7}{row['precision']:>8.1%}{row['recall']:>8.1%}"
-                     f"{_times(row['lift_over_random']):>9}")
+                     f"{times_cell(row['lift_over_random']):>9}")
     lines += ["", "ranked by each party's past finding rate instead: its P@n% and the model's lift over it",
               f"{'n %':>5}" + "".join(f"{b[:14]:>22}" for b in baselines)]
     for row in report["rates"]:
         per = row["baselines"]
         lines.append(f"{row['n_percent']:>5g}" + "".join(
-            f"{per[b]['precision']:>13.1%}{_times(per[b]['lift']):>9}" for b in baselines))
+            f"{per[b]['precision']:>13.1%}{times_cell(per[b]['lift']):>9}" for b in baselines))
     return "\n".join(lines)
 
 
@@ -160,23 +160,23 @@ def format_report(report: Mapping[str, Any]) -> str:
             f"{port_id:<11}{p['capacity_per_day']:>6g}{p['illicit']:>8}{p['precision_at_capacity']:>7.1%}"
             f"{p['recall_at_capacity']:>7.1%}{p['legacy_precision_at_capacity']:>8.1%}"
             f"{p['legacy_policy_precision']:>8.1%}{p['random_precision_at_capacity']:>8.2%}"
-            f"{p['oracle_precision_at_capacity']:>8.1%}{_share(p.get('declared_oracle_precision_at_capacity'))}"
-            f"{_times(p['lift_over_legacy'])}{_times(p['lift_over_random'])}{_times(p['ratio_to_oracle'])}"
-            f"{_times(p.get('ratio_to_declared_oracle'))}{p['pr_auc']:>8.3f}")
+            f"{p['oracle_precision_at_capacity']:>8.1%}{share_cell(p.get('declared_oracle_precision_at_capacity'))}"
+            f"{times_cell(p['lift_over_legacy'])}{times_cell(p['lift_over_random'])}{times_cell(p['ratio_to_oracle'])}"
+            f"{times_cell(p.get('ratio_to_declared_oracle'))}{p['pr_auc']:>8.3f}")
     lines += ["", "legacy = containers the legacy rules selected; policy = rules plus their random share; decl. = "
               "oracle on what the declarations show (p_declared)",
               "", "recall per typology at capacity (all ports)",
               f"{'typology':<18}{'illicit':>8}{'model':>8}{'legacy':>8}{'oracle':>8}{'decl.':>8}"]
     for name, t in report["typologies"].items():
         lines.append(f"{name:<18}{t['illicit']:>8}{t['model_recall']:>8.1%}{t['legacy_recall']:>8.1%}"
-                     f"{t['oracle_recall']:>8.1%}{_share(t.get('declared_oracle_recall'))}")
+                     f"{t['oracle_recall']:>8.1%}{share_cell(t.get('declared_oracle_recall'))}")
     lines += ["", "rip-on/rip-off recall at capacity per port", f"{'port':<18}{'illicit':>8}{'model':>8}{'legacy':>8}"
               f"{'oracle':>8}{'decl.':>8}"]
     for port_id, p in report["ports"].items():
         rip = p["typologies"].get("rip_on")
         if rip:
             lines.append(f"{port_id:<18}{rip['illicit']:>8}{rip['model_recall']:>8.1%}{rip['legacy_recall']:>8.1%}"
-                         f"{rip['oracle_recall']:>8.1%}{_share(rip.get('declared_oracle_recall'))}")
+                         f"{rip['oracle_recall']:>8.1%}{share_cell(rip.get('declared_oracle_recall'))}")
     lines += ["", "calibration (equal-count bins of the score; predicted = P(drugs found | inspected))",
               f"{'bin':>4}{'n':>9}{'predicted':>11}{'observed':>10}"]
     for i, b in enumerate(report["calibration"]):
@@ -184,12 +184,14 @@ def format_report(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _times(value: float | None) -> str:
-    return f"{'-':>8}" if value is None else f"{value:>7.2f}x"
+def times_cell(value: float | None, width: int = 8) -> str:
+    """A ratio as a right-aligned table cell ('2.20x'); '-' when there is none."""
+    return f"{'-':>{width}}" if value is None else f"{value:>{width - 1}.2f}x"
 
 
-def _share(value: float | None) -> str:
-    return f"{'-':>8}" if value is None else f"{value:>8.1%}"
+def share_cell(value: float | None, width: int = 8) -> str:
+    """A share as a right-aligned table cell ('14.3%'); '-' when there is none."""
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.1%}"
 
 
 def to_json(report: Mapping[str, Any]) -> str:

@@ -30,7 +30,7 @@ def prepared() -> tuple[Replay, object, dict[str, float]]:
 def _first_day_scores(replay: Replay, booster: object) -> tuple[range, np.ndarray]:
     days = range(int(replay.table["day"].min()), int(replay.table["day"].min()) + 2)
     scores = np.full(len(replay.history.events), np.nan)
-    rows = np.flatnonzero(~np.isnan(replay.event_container))
+    rows = replay.test_rows
     scores[rows] = booster.predict(replay.feats.X[rows])  # type: ignore[attr-defined]
     return days, replay.container_scores(scores)
 
@@ -97,7 +97,7 @@ def test_a_retraining_uses_only_the_results_known_at_its_time(prepared) -> None:
     assert summary["retrained"] is True and model is not booster
     assert model.current_iteration() == booster.current_iteration()  # type: ignore[attr-defined]
     # The results changed the model: its scores differ from the cut-off model's.
-    rows = np.flatnonzero(~np.isnan(replay.event_container))[:2000]
+    rows = replay.test_rows[:2000]
     assert not np.allclose(model.predict(replay.feats.X[rows]), booster.predict(replay.feats.X[rows]))  # type: ignore[attr-defined]
 
 
