@@ -11,7 +11,13 @@ so that loop can be replayed:
 2. The held-out period is walked in steps of ``retrain_days``. Each day, per port, the live policy's
    split of the scan capacity k is applied: ``round(random_share * k)`` containers drawn uniformly at
    random, the rest of k taken by the current model's score (a container's score is the highest of its
-   declarations, as in `portrisk evaluate`).
+   declarations, as in `portrisk evaluate`). Optionally (``explore_share``) part of k is *explored*:
+   aimed at segments — port of loading, routing, HS chapter, reefer or not: the pattern analysts write
+   rules on — whose drug-finding rate may be high, ranked by the rate smoothed over the labels known so
+   far plus ``explore_boost`` standard errors (few labels or many findings), by score within a segment.
+   The model alone never scans what it scores low, so it never learns that it was wrong there; uniform
+   random scans do, but at a 0.5 % base rate almost all of them are clean. Explored scans are labels
+   where the model's ignorance is likeliest to cost findings.
 3. Each scan's result is drawn from the world's truth and its scanner: drugs are found when the
    container carries them and the scan detects the method (the world's per-typology detection rate).
    The result is known when the container arrives (inspection on arrival), not before — and not
@@ -62,6 +68,7 @@ from models.world.writer import read_truth
 from portrisk.errors import DataError
 
 log = logging.getLogger(__name__)
+SEGMENT_PRIOR_WEIGHT = 10.0  # pseudo-labels at the overall finding rate in a segment's smoothed rate
 
 
 @dataclass(frozen=True)
@@ -72,12 +79,28 @@ class BacktestConfig:
     random_share: float = 0.10  # share of each port's daily scans drawn at random (the live policy's default)
     seed: int = 0  # random scans and scanner draws
     live_features: bool = True  # features from portrisk's own results (a second replay), see LiveFeatures
+    explore_share: float = 0.0  # share of each port's daily scans aimed at what the model has few labels on
+    explore_boost: float = 2.0  # optimism: a segment's finding rate plus this many standard errors
 
     def __post_init__(self) -> None:
         if self.retrain_days < 1:
             raise ValueError(f"retrain_days must be a whole number of days >= 1, got {self.retrain_days}")
-        if not 0 <= self.random_share <= 1:
-            raise ValueError(f"random_share must be in [0, 1], got {self.random_share}")
+        for name in ("random_share", "explore_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.random_share + self.explore_share > 1:
+            raise ValueError("random_share and explore_share together exceed the capacity")
+        if self.explore_boost < 0:
+            raise ValueError(f"explore_boost must be >= 0, got {self.explore_boost}")
+
+
+def segments(events: pd.DataFrame) -> np.ndarray:
+    """Per event, a code of its segment: port of loading, routing (transshipment hubs), HS chapter, reefer."""
+    routing = events["transshipment_ports"].map(lambda hubs: "-".join(hubs) if hubs is not None else "")
+    reefer = events["container_type"].fillna("").str[2:3] == "R"
+    key: pd.Series = (events["port_of_loading"].fillna("").astype(str) + ">" + routing + "|"
+           + events["hs_code"].fillna("").str[:2] + np.where(reefer, "|R", "|"))
+    return pd.factorize(key)[0].astype(np.int64)
 
 
 def detection_rates(world_dir: Path) -> dict[str, float]:
@@ -134,6 +157,28 @@ class Replay:
         self.declarations = pd.Series(self.keys).map(pd.Series(self.keys).value_counts()).to_numpy()
         self.X = feats.X  # the features models score and learn from (a copy when live ones replace them)
         self.live: LiveFeatures | None = None
+        # Exploration's segments: the analysts' pattern (port of loading, routing, HS chapter) and reefer or not.
+        self.segment = segments(events)
+        self.container_segment = self.segment[self.first_rows]
+        per_container = 1.0 / np.maximum(self.declarations, 1)
+        labelled = rows.train | rows.valid
+        size = int(self.segment.max()) + 1
+        self.legacy_labels = np.bincount(self.segment[labelled], weights=per_container[labelled], minlength=size)
+        found = labelled & rows.y
+        self.legacy_finds = np.bincount(self.segment[found], weights=per_container[found], minlength=size)
+
+    def segment_rates(self, scans: Scans, now: np.datetime64) -> np.ndarray:
+        """Per segment, an optimistic drug-finding rate from the labels known at ``now`` (the legacy's before
+        the cut-off plus own scans'): the rate smoothed towards the overall one with ``SEGMENT_PRIOR_WEIGHT``
+        pseudo-labels, plus ``explore_boost`` standard errors — high where findings are frequent or labels few."""
+        known = np.flatnonzero(~np.isnat(scans.known_at) & (scans.known_at < now))
+        weight = 1.0 / np.maximum(self.declarations[known], 1)
+        n = self.legacy_labels + np.bincount(self.segment[known], weights=weight, minlength=self.legacy_labels.size)
+        f = self.legacy_finds + np.bincount(self.segment[known], weights=weight * scans.found[known],
+                                            minlength=self.legacy_labels.size)
+        m = SEGMENT_PRIOR_WEIGHT
+        mean = (f + m * f.sum() / max(n.sum(), 1.0)) / (n + m)
+        return mean + self.config.explore_boost * np.sqrt(mean * (1.0 - mean) / (n + m))
 
     def _first_rows(self) -> np.ndarray:
         ids = pd.Series(np.arange(len(self.history.events)), index=self.history.events["event_id"].to_numpy())
@@ -148,15 +193,19 @@ class Replay:
         out[best.index.to_numpy()] = best.to_numpy()
         return out
 
-    def select(self, days: range, scores: np.ndarray, capacities: Mapping[str, float]
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """The policy's scans on ``days``: (chosen by the model, drawn at random) masks over test containers."""
+    def select(self, days: range, scores: np.ndarray, capacities: Mapping[str, float],
+               rates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The policy's scans on ``days``: (chosen by the model, drawn at random, explored) masks over test
+        containers. Explored scans (``explore_share``, needs ``rates``, :meth:`segment_rates`) go to the
+        rest's containers of the segments with the highest optimistic finding rates, by score within one."""
         by_model = np.zeros(len(self.table), bool)
         at_random = np.zeros(len(self.table), bool)
+        explored = np.zeros(len(self.table), bool)
         port, day = self.table["port"].to_numpy(), self.table["day"].to_numpy()
         for port_id, capacity in capacities.items():
             k = round(capacity)
             k_random = round(k * self.config.random_share)
+            k_explore = round(k * self.config.explore_share) if rates is not None else 0
             for d in days:
                 rows = np.flatnonzero((port == port_id) & (day == d))
                 if rows.size == 0:
@@ -164,9 +213,15 @@ class Replay:
                 drawn = rows[np.argsort(self.tiebreak[rows], kind="stable")[:k_random]]
                 at_random[drawn] = True
                 rest = rows[~at_random[rows]]
-                ranked = rest[np.lexsort((rest, -np.nan_to_num(scores[rest], nan=-1.0)))]
-                by_model[ranked[:k - drawn.size]] = True
-        return by_model, at_random
+                score = np.nan_to_num(scores[rest], nan=-1.0)
+                ranked = rest[np.lexsort((rest, -score))]
+                by_model[ranked[:max(k - drawn.size - k_explore, 0)]] = True
+                if k_explore and rates is not None:
+                    rest = rest[~by_model[rest]]
+                    order = np.lexsort((rest, -np.nan_to_num(scores[rest], nan=-1.0),
+                                        -rates[self.container_segment[rest]]))
+                    explored[rest[order[:k - drawn.size - int(by_model[rows].sum())]]] = True
+        return by_model, at_random, explored
 
     def record(self, scans: Scans, chosen: np.ndarray, random: np.ndarray) -> None:
         """Label every declaration of each scanned container filed before its arrival (inspection)."""
@@ -325,6 +380,7 @@ def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -
     first, last = int(replay.table["day"].min()), int(replay.table["day"].max())
     steps = []
     by_model, at_random = np.zeros(len(replay.table), bool), np.zeros(len(replay.table), bool)
+    explored = np.zeros(len(replay.table), bool)
     for lo in range(first, last + 1, config.retrain_days):
         hi = min(lo + config.retrain_days, last + 1)
         chosen, random = np.zeros_like(by_model), np.zeros_like(at_random)
@@ -334,12 +390,14 @@ def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -
             if replay.live is not None:
                 replay.X[rows] = replay.live.day(rows, end.to_pydatetime())
             live[rows] = booster.predict(replay.X[rows])
-            picked, drawn = replay.select(range(day, day + 1), replay.container_scores(live), caps)
-            replay.record(scans, picked, drawn)
+            rates = replay.segment_rates(scans, _ns(end)) if config.explore_share else None
+            picked, drawn, aimed = replay.select(range(day, day + 1), replay.container_scores(live), caps, rates)
+            replay.record(scans, picked | aimed, drawn)
             if replay.live is not None:
-                replay.live.add_results(replay.results(picked | drawn))
-            chosen |= picked
+                replay.live.add_results(replay.results(picked | drawn | aimed))
+            chosen |= picked | aimed
             random |= drawn
+            explored |= aimed
         by_model |= chosen
         at_random |= random
         start, end = (day0 + pd.Timedelta(days=d) for d in (lo, hi))
@@ -353,20 +411,23 @@ def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -
         steps.append(record)
         log.info("backtest step %s", record)
     report = _report(replay, static, live, steps, caps, config)
-    return {**report, "scanned": _scanned(replay, by_model, at_random)}
+    return {**report, "scanned": _scanned(replay, by_model, at_random, explored)}
 
 
-def _scanned(replay: Replay, by_model: np.ndarray, at_random: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Per port, what the replayed policy scanned: its hit rate (model and random share) and findings."""
+def _scanned(replay: Replay, by_model: np.ndarray, at_random: np.ndarray, explored: np.ndarray
+             ) -> dict[str, dict[str, Any]]:
+    """Per port, what the replayed policy scanned (``by_model`` includes the explored): hit rate and findings,
+    and those of the random and the explored share."""
     illicit, port = replay.table["illicit"].to_numpy(), replay.table["port"].to_numpy()
     out = {}
     for port_id in dict.fromkeys(port.tolist()):
         here = port == port_id
-        scanned, drawn = here & (by_model | at_random), here & at_random
+        scanned, drawn, aimed = here & (by_model | at_random), here & at_random, here & explored
         out[port_id] = {"scans": int(scanned.sum()), "illicit": int(illicit[scanned].sum()),
                         "found": int(replay.detected[scanned].sum()),
                         "precision": float(illicit[scanned].mean()) if scanned.any() else None,
-                        "random_scans": int(drawn.sum()), "random_illicit": int(illicit[drawn].sum())}
+                        "random_scans": int(drawn.sum()), "random_illicit": int(illicit[drawn].sum()),
+                        "explored_scans": int(aimed.sum()), "explored_illicit": int(illicit[aimed].sum())}
     return out
 
 
@@ -398,6 +459,7 @@ def _report(replay: Replay, static: np.ndarray, live: np.ndarray, steps: list[di
         "kind": "backtest",
         "test_period": {"start": periods.valid_end.isoformat(), "end": history.end.isoformat()},
         "retrain_days": config.retrain_days, "random_share": config.random_share, "seed": config.seed,
+        "explore_share": config.explore_share, "explore_boost": config.explore_boost,
         "live_features": config.live_features,
         "static": {**whole["static"], "typologies": typology_totals(whole["static"]["ports"])},
         "feedback": {**whole["feedback"], "typologies": typology_totals(whole["feedback"]["ports"])},
@@ -409,7 +471,9 @@ def format_backtest(report: Mapping[str, Any]) -> str:
     """The backtest report as readable tables."""
     static, feedback = report["static"]["ports"], report["feedback"]["ports"]
     lines = [f"backtest {report['test_period']['start']} .. {report['test_period']['end']}: retrained every "
-             f"{report['retrain_days']:g} days on its own scans, {report['random_share']:.0%} of the scans at random; "
+             f"{report['retrain_days']:g} days on its own scans, {report['random_share']:.0%} of the scans at random"
+             + (f", {report['explore_share']:.0%} explored (segments' finding rates + {report['explore_boost']:g} "
+                "standard errors)" if report.get("explore_share") else "") + "; "
              + ("features from its own results" if report["live_features"] else
                 "features of the world as it happened (--fixed-features)"),
              "", "precision at each port's daily scan capacity over the whole period",
@@ -442,7 +506,7 @@ def format_backtest(report: Mapping[str, Any]) -> str:
         lines.append(f"{record['start'][:10]:<12}" + "".join(f"{c:>16}" for c in cells) + note)
     lines += ["", "static = the model frozen at the training cut-off; feedback = retrained on the results of the scans "
               "it recommended (both: its top k a day); legacy = the legacy rules' selections; oracle = ranking by the "
-              "true probability; scanned = share illicit of what the replayed policy scanned (model and random "
-              "share), found = drug findings of those scans"]
+              "true probability; scanned = share illicit of what the replayed policy scanned (model, random and "
+              "explored share), found = drug findings of those scans"]
     return "\n".join(lines)
 

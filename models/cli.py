@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,13 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                           help="days between retrainings (default 7)")
     backtest.add_argument("--random-share", type=_share, default=None,
                           help="share of each port's scans drawn at random (default: the policy's random_share)")
+    backtest.add_argument("--explore-share", type=_share, default=0.0,
+                          help="share of each port's scans aimed at segments (origin, routing, HS chapter, reefer) "
+                               "whose finding rate may be high, by few labels or many findings; by score within "
+                               "a segment (default 0)")
+    backtest.add_argument("--explore-boost", type=float, default=2.0,
+                          help="standard errors added to a segment's finding rate when ranking segments for the "
+                               "explored share (default 2)")
     backtest.add_argument("--seed", type=int, default=0, help="seed of the random scans and scanner draws")
     backtest.add_argument("--fixed-features", dest="live_features", action="store_false",
                           help="use the features of the world as it happened (the legacy policy's findings, the "
@@ -153,8 +161,13 @@ def _backtest(args: argparse.Namespace, settings: Any) -> int:
 
     share = settings.random_share if args.random_share is None else args.random_share
     capacities = {p.id: float(p.capacity_per_day) for p in settings.ports}
-    config = BacktestConfig(retrain_days=args.retrain_days, random_share=share, seed=args.seed,
-                            live_features=args.live_features)
+    try:
+        config = BacktestConfig(retrain_days=args.retrain_days, random_share=share, seed=args.seed,
+                                live_features=args.live_features, explore_share=args.explore_share,
+                                explore_boost=args.explore_boost)
+    except ValueError as exc:
+        print(f"portrisk backtest: {exc}", file=sys.stderr)
+        return 2
     report = run_backtest(args.world, capacities, config)
     print(to_json(report) if args.json else format_backtest(report))
     return 0

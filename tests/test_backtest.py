@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -38,7 +40,8 @@ def _first_day_scores(replay: Replay, booster: object) -> tuple[range, np.ndarra
 def test_each_port_scans_its_capacity_a_random_share_at_random_and_the_rest_by_score(prepared) -> None:
     replay, booster, caps = prepared
     days, scores = _first_day_scores(replay, booster)
-    by_model, at_random = replay.select(days, scores, caps)
+    by_model, at_random, explored = replay.select(days, scores, caps)
+    assert not explored.any()  # no exploration share configured
     assert not (by_model & at_random).any()
     table = replay.table
     for port_id, capacity in caps.items():
@@ -55,11 +58,79 @@ def test_each_port_scans_its_capacity_a_random_share_at_random_and_the_rest_by_s
                 assert scores[by_model & here].min() >= scores[others].max()
 
 
+def test_the_explored_share_goes_to_the_segments_with_the_highest_optimistic_rates(prepared) -> None:
+    replay, booster, caps = prepared
+    days, scores = _first_day_scores(replay, booster)
+    aiming = copy.copy(replay)
+    aiming.config = dataclasses.replace(replay.config, explore_share=0.3)
+    level = np.zeros(replay.legacy_labels.size)  # every segment alike: exploring takes the next best scores
+    by_model, at_random, explored = aiming.select(days, scores, caps, level)
+    assert not (by_model & at_random).any() and not (explored & (by_model | at_random)).any()
+    table = replay.table
+    checked = 0
+    for port_id, capacity in caps.items():
+        k = round(capacity)
+        for day in days:
+            here = ((table["port"] == port_id) & (table["day"] == day)).to_numpy()
+            if here.sum() < 2 * k or k < 10:
+                continue
+            checked += 1
+            assert (at_random & here).sum() == round(k * 0.2) and (explored & here).sum() == round(k * 0.3)
+            assert ((by_model | at_random | explored) & here).sum() == k
+            rest = here & ~(by_model | at_random | explored)
+            assert scores[by_model & here].min() >= scores[explored & here].max() >= scores[rest].max()
+    assert checked, "no port-day large enough to check"
+    # A segment whose rate stands out: its best container passed over so far is explored now.
+    port_day = ((table["port"] == "rotterdam") & (table["day"] == days[0])).to_numpy()
+    passed_over = np.flatnonzero(port_day & ~(by_model | at_random | explored))
+    segment = replay.container_segment
+    lifted = next(c for c in passed_over[np.argsort(-scores[passed_over], kind="stable")]
+                  if (segment[explored & port_day] != segment[c]).all())
+    standing_out = level.copy()
+    standing_out[segment[lifted]] = 1.0
+    _, _, explored_now = aiming.select(days, scores, caps, standing_out)
+    assert explored_now[lifted] and explored_now.sum() == explored.sum()
+    # Without rates (or share) nothing is explored: the model takes the rest.
+    assert not aiming.select(days, scores, caps)[2].any()
+
+
+def test_segment_rates_learn_from_the_results_known_by_then(prepared) -> None:
+    replay, _, by_model, at_random, scans = _first_days_scanned(prepared)
+    plain = copy.copy(replay)
+    plain.config = dataclasses.replace(replay.config, explore_boost=0.0)  # the smoothed rate itself
+    cutoff = np.datetime64(replay.periods.valid_end.replace(tzinfo=None), "ns")
+    scanned = np.flatnonzero(by_model | at_random)
+    before_any = replay.arrival[scanned].min()
+    at_cutoff = plain.segment_rates(scans, cutoff)
+    assert np.array_equal(at_cutoff, plain.segment_rates(scans, before_any)), "a result was used before it was known"
+    unlabelled = replay.legacy_labels == 0
+    assert unlabelled.any() and np.allclose(at_cutoff[unlabelled], at_cutoff[unlabelled][0])  # the overall rate
+    overall = at_cutoff[unlabelled][0]
+    clean, all_found = replay.legacy_finds == 0, replay.legacy_finds == replay.legacy_labels
+    assert (at_cutoff[~unlabelled & clean] < overall).all() and (at_cutoff[~unlabelled & all_found] > overall).all()
+    # Optimism: few labels raise a segment's rate more than many.
+    optimistic = replay.segment_rates(scans, cutoff)
+    bonus = optimistic - at_cutoff
+    known_low = ~unlabelled & (at_cutoff <= overall)  # no likelier to find drugs, only more labels
+    assert known_low.any() and (bonus[known_low] < bonus[unlabelled][0]).all()
+    after_all = plain.segment_rates(scans, replay.arrival.max() + np.timedelta64(1, "s"))
+    segment, found = replay.container_segment[scanned], replay.detected[scanned]
+    only_found = np.setdiff1d(segment[found], segment[~found])
+    only_clean = np.setdiff1d(segment[~found], segment[found])
+    assert only_found.size and only_clean.size
+    # Found drugs raise a segment's rate, clean results lower it (up to the overall rate's own move).
+    moved = after_all[unlabelled & np.isin(np.arange(after_all.size), segment, invert=True)][0] - overall
+    assert (after_all[only_found] > at_cutoff[only_found] - max(0.0, -moved)).all()
+    assert (after_all[only_clean] < at_cutoff[only_clean] + max(0.0, moved)).all()
+    assert (after_all[only_found] - at_cutoff[only_found]).min() > (after_all[only_clean] - at_cutoff[only_clean]).max()
+
+
 def _first_days_scanned(prepared) -> tuple[Replay, object, np.ndarray, np.ndarray, Scans]:
     """The first two days' scans, recorded: (replay, model, by model, at random, scans)."""
     replay, booster, caps = prepared
     days, scores = _first_day_scores(replay, booster)
-    by_model, at_random = replay.select(days, scores, caps)
+    by_model, at_random, explored = replay.select(days, scores, caps)
+    assert not explored.any()  # no exploration share configured
     scans = Scans.empty(len(replay.history.events))
     replay.record(scans, by_model, at_random)
     return replay, booster, by_model, at_random, scans
@@ -103,6 +174,8 @@ def test_a_retraining_uses_only_the_results_known_at_its_time(prepared) -> None:
 
 def test_the_walk_covers_the_test_period_in_steps_and_reports_static_beside_feedback(prepared) -> None:
     replay, booster, caps = prepared
+    replay = copy.copy(replay)
+    replay.config = dataclasses.replace(replay.config, explore_share=0.1)
     report = walk(replay, booster, caps)
     steps = report["steps"]
     assert [s["days"][0] for s in steps] == list(range(steps[0]["days"][0], steps[-1]["days"][1], 2))
@@ -122,6 +195,7 @@ def test_the_walk_covers_the_test_period_in_steps_and_reports_static_beside_feed
     k = round(caps["rotterdam"])
     scanned = report["scanned"]["rotterdam"]
     assert scanned["scans"] == k * len(days) and scanned["random_scans"] == round(k * 0.2) * len(days)
+    assert scanned["explored_scans"] == round(k * 0.1) * len(days) and report["explore_share"] == 0.1
     assert scanned["found"] == scanned["illicit"]  # this fixture's scanner always detects
     assert scanned["precision"] == pytest.approx(scanned["illicit"] / scanned["scans"])
 
@@ -142,6 +216,7 @@ def test_backtest_command_prints_a_table_and_json(capsys: pytest.CaptureFixture[
     (["--retrain-days", "0"], "at least 1 day"),
     (["--retrain-days", "1.5"], "whole number of days"),
     (["--random-share", "1.5"], "between 0 and 1"),
+    (["--explore-share", "-0.1"], "between 0 and 1"),
 ])
 def test_bad_backtest_options_are_usage_errors(args: list[str], message: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -185,3 +260,8 @@ def test_live_features_are_one_replay_of_the_history_with_portrisks_own_results(
     test = walked & (replay.times >= np.datetime64(pd.Timestamp(cut).tz_convert(None), "ns"))
     c = replay.feats.X[test]
     assert not ((c == replay.X[test]) | (np.isnan(c) & np.isnan(replay.X[test]))).all()
+
+
+def test_random_and_explored_shares_beyond_the_capacity_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--world", str(small_world()), "--random-share", "0.6", "--explore-share", "0.5"]) == 2
+    assert "together exceed the capacity" in capsys.readouterr().err
