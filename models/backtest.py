@@ -68,7 +68,6 @@ from models.world.writer import read_truth
 from portrisk.errors import DataError
 
 log = logging.getLogger(__name__)
-SEGMENT_PRIOR_WEIGHT = 10.0  # pseudo-labels at the overall finding rate in a segment's smoothed rate
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,7 @@ class BacktestConfig:
     live_features: bool = True  # features from portrisk's own results (a second replay), see LiveFeatures
     explore_share: float = 0.0  # share of each port's daily scans aimed at what the model has few labels on
     explore_boost: float = 2.0  # optimism: a segment's finding rate plus this many standard errors
+    explore_prior: float = 10.0  # pseudo-labels at the overall finding rate in a segment's smoothed rate
 
     def __post_init__(self) -> None:
         if self.retrain_days < 1:
@@ -90,8 +90,9 @@ class BacktestConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.random_share + self.explore_share > 1:
             raise ValueError("random_share and explore_share together exceed the capacity")
-        if self.explore_boost < 0:
-            raise ValueError(f"explore_boost must be >= 0, got {self.explore_boost}")
+        if self.explore_boost < 0 or self.explore_prior <= 0:
+            raise ValueError(f"explore_boost must be >= 0 and explore_prior > 0, got {self.explore_boost} and "
+                             f"{self.explore_prior}")
 
 
 def segments(events: pd.DataFrame) -> np.ndarray:
@@ -169,14 +170,14 @@ class Replay:
 
     def segment_rates(self, scans: Scans, now: np.datetime64) -> np.ndarray:
         """Per segment, an optimistic drug-finding rate from the labels known at ``now`` (the legacy's before
-        the cut-off plus own scans'): the rate smoothed towards the overall one with ``SEGMENT_PRIOR_WEIGHT``
+        the cut-off plus own scans'): the rate smoothed towards the overall one with ``explore_prior``
         pseudo-labels, plus ``explore_boost`` standard errors — high where findings are frequent or labels few."""
         known = np.flatnonzero(~np.isnat(scans.known_at) & (scans.known_at < now))
         weight = 1.0 / np.maximum(self.declarations[known], 1)
         n = self.legacy_labels + np.bincount(self.segment[known], weights=weight, minlength=self.legacy_labels.size)
         f = self.legacy_finds + np.bincount(self.segment[known], weights=weight * scans.found[known],
                                             minlength=self.legacy_labels.size)
-        m = SEGMENT_PRIOR_WEIGHT
+        m = self.config.explore_prior
         mean = (f + m * f.sum() / max(n.sum(), 1.0)) / (n + m)
         return mean + self.config.explore_boost * np.sqrt(mean * (1.0 - mean) / (n + m))
 
@@ -460,6 +461,7 @@ def _report(replay: Replay, static: np.ndarray, live: np.ndarray, steps: list[di
         "test_period": {"start": periods.valid_end.isoformat(), "end": history.end.isoformat()},
         "retrain_days": config.retrain_days, "random_share": config.random_share, "seed": config.seed,
         "explore_share": config.explore_share, "explore_boost": config.explore_boost,
+        "explore_prior": config.explore_prior,
         "live_features": config.live_features,
         "static": {**whole["static"], "typologies": typology_totals(whole["static"]["ports"])},
         "feedback": {**whole["feedback"], "typologies": typology_totals(whole["feedback"]["ports"])},
@@ -473,7 +475,8 @@ def format_backtest(report: Mapping[str, Any]) -> str:
     lines = [f"backtest {report['test_period']['start']} .. {report['test_period']['end']}: retrained every "
              f"{report['retrain_days']:g} days on its own scans, {report['random_share']:.0%} of the scans at random"
              + (f", {report['explore_share']:.0%} explored (segments' finding rates + {report['explore_boost']:g} "
-                "standard errors)" if report.get("explore_share") else "") + "; "
+                f"standard errors, {report['explore_prior']:g} pseudo-labels)" if report.get("explore_share") else "")
+             + "; "
              + ("features from its own results" if report["live_features"] else
                 "features of the world as it happened (--fixed-features)"),
              "", "precision at each port's daily scan capacity over the whole period",

@@ -75,6 +75,8 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     backtest.add_argument("--explore-boost", type=float, default=2.0,
                           help="standard errors added to a segment's finding rate when ranking segments for the "
                                "explored share (default 2)")
+    backtest.add_argument("--explore-prior", type=float, default=10.0,
+                          help="pseudo-labels at the overall finding rate that smooth a segment's rate (default 10)")
     backtest.add_argument("--seed", type=int, default=0, help="seed of the random scans and scanner draws")
     backtest.add_argument("--fixed-features", dest="live_features", action="store_false",
                           help="use the features of the world as it happened (the legacy policy's findings, the "
@@ -164,7 +166,7 @@ def _backtest(args: argparse.Namespace, settings: Any) -> int:
     try:
         config = BacktestConfig(retrain_days=args.retrain_days, random_share=share, seed=args.seed,
                                 live_features=args.live_features, explore_share=args.explore_share,
-                                explore_boost=args.explore_boost)
+                                explore_boost=args.explore_boost, explore_prior=args.explore_prior)
     except ValueError as exc:
         print(f"portrisk backtest: {exc}", file=sys.stderr)
         return 2
