@@ -16,8 +16,9 @@ so that loop can be replayed:
    rules on — whose drug-finding rate may be high, ranked by the rate smoothed over the labels known so
    far plus ``explore_boost`` standard errors (few labels or many findings), by score within a segment.
    The model alone never scans what it scores low, so it never learns that it was wrong there; uniform
-   random scans do, but at a 0.5 % base rate almost all of them are clean. Explored scans are labels
-   where the model's ignorance is likeliest to cost findings.
+   random scans do, but at a base rate of about 0.4 % almost all of them are clean. Explored scans aim
+   labels where the model's ignorance is likeliest to cost findings (on the default world, over four
+   seeds, they did not measurably improve the ranking: README, "Exploration").
 3. Each scan's result is drawn from the world's truth and its scanner: drugs are found when the
    container carries them and the scan detects the method (the world's per-typology detection rate).
    The result is known when the container arrives (inspection on arrival), not before — and not
@@ -78,7 +79,7 @@ class BacktestConfig:
     random_share: float = 0.10  # share of each port's daily scans drawn at random (the live policy's default)
     seed: int = 0  # random scans and scanner draws
     live_features: bool = True  # features from portrisk's own results (a second replay), see LiveFeatures
-    explore_share: float = 0.0  # share of each port's daily scans aimed at what the model has few labels on
+    explore_share: float = 0.0  # share of each port's daily scans aimed at segments (see Replay.segment_rates)
     explore_boost: float = 2.0  # optimism: a segment's finding rate plus this many standard errors
     explore_prior: float = 10.0  # pseudo-labels at the overall finding rate in a segment's smoothed rate
 
