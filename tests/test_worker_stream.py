@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka.admin import KafkaAdminClient
 from prometheus_client import CollectorRegistry
 from stream_support import (
     cli_env,
@@ -142,13 +142,24 @@ def _worker_process(settings: Settings, idle_exit: float | None = None, extra_en
     return subprocess.Popen(args, env=env, text=True, stdout=stdout, stderr=subprocess.PIPE)
 
 
-def _members(bootstrap: str, group: str) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        described = admin.describe_groups([group])
-    finally:
-        admin.close()
-    return len(described.get(group, {}).get("members", []))
+class _StderrTail:
+    """A worker's stderr, read as it is written (a pipe left unread would block the worker)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self.lines.append(line)
+
+    def text(self, wait_s: float = 0.0) -> str:
+        """What was written so far; with ``wait_s``, first wait that long for the end of the stream."""
+        if wait_s:
+            self._thread.join(wait_s)
+        return "".join(self.lines)
 
 
 def _decided(bootstrap: str, settings: Settings) -> int:
@@ -263,14 +274,20 @@ def test_two_workers_one_stopped_mid_stream(kafka_bootstrap: str, topic_prefix: 
     settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path, max_batch=100)
     publish(settings, payloads)
     first, second = _worker_process(settings, idle_exit=8), _worker_process(settings, idle_exit=8)
+    tails = [_StderrTail(first), _StderrTail(second)]
+    split = re.compile(r"partitions assigned .*traffic_share=0\.")
     try:
-        # Both in the group before the first is stopped: they split the partitions (and the capacity).
-        assert wait_for(lambda: _members(kafka_bootstrap, settings.worker_group) == 2, 120)
+        # Both assigned partitions before the first is stopped: they split the partitions (and the capacity).
+        # (Two members in the group is not enough: a rebalance can still be under way when it is stopped.)
+        assert wait_for(lambda: all(split.search(tail.text()) for tail in tails), 120), \
+            "the two workers never shared the partitions: " + tails[0].text()[-1000:]
         assert wait_for(lambda: _decided(kafka_bootstrap, settings) >= len(payloads) // 4, 120)
         first.send_signal(signal.SIGTERM)
-        _, first_log = first.communicate(timeout=60)
+        first.wait(60)
+        first_log = tails[0].text(wait_s=10)
         assert first.returncode == 0, first_log[-2000:]
-        _, stderr = second.communicate(timeout=300)
+        second.wait(300)
+        stderr = tails[1].text(wait_s=10)
         assert second.returncode == 0, stderr[-2000:]
     finally:
         for proc in (first, second):
