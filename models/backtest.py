@@ -42,6 +42,7 @@ path) beside the learning one ("feedback"), step by step.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -156,28 +157,41 @@ class Replay:
         row_of_key = pd.Series(np.arange(len(self.table)), index=self.table["key"].to_numpy())
         self.event_container = row_of_key.reindex(self.keys).to_numpy()  # NaN: container outside the test
         self.test_rows = np.flatnonzero(~np.isnan(self.event_container))  # declarations of test containers
-        self.declarations = pd.Series(self.keys).map(pd.Series(self.keys).value_counts()).to_numpy()
+        declarations = pd.Series(self.keys).map(pd.Series(self.keys).value_counts()).to_numpy()
+        self.per_container = 1.0 / np.maximum(declarations, 1)  # a container counts once, however declared
         self.X = feats.X  # the features models score and learn from (a copy when live ones replace them)
         self.live: LiveFeatures | None = None
-        # Exploration's segments: the analysts' pattern (port of loading, routing, HS chapter) and reefer or not.
-        self.segment = segments(events)
-        self.container_segment = self.segment[self.first_rows]
-        per_container = 1.0 / np.maximum(self.declarations, 1)
-        labelled = rows.train | rows.valid
-        size = int(self.segment.max()) + 1
-        self.legacy_labels = np.bincount(self.segment[labelled], weights=per_container[labelled], minlength=size)
-        found = labelled & rows.y
-        self.legacy_finds = np.bincount(self.segment[found], weights=per_container[found], minlength=size)
+
+    # Exploration's segments (only built when an explored share asks for them): the analysts' pattern —
+    # port of loading, routing, HS chapter — and reefer or not; the legacy labels and findings in each.
+    @functools.cached_property
+    def segment(self) -> np.ndarray:
+        return segments(self.history.events)
+
+    @functools.cached_property
+    def container_segment(self) -> np.ndarray:
+        return self.segment[self.first_rows]
+
+    @functools.cached_property
+    def legacy_labels(self) -> np.ndarray:
+        return self._per_segment(self.rows.train | self.rows.valid)
+
+    @functools.cached_property
+    def legacy_finds(self) -> np.ndarray:
+        return self._per_segment((self.rows.train | self.rows.valid) & self.rows.y)
+
+    def _per_segment(self, rows: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+        """Containers (declarations weighted 1/their count, times ``weight``) of ``rows`` per segment."""
+        w = self.per_container[rows] if weight is None else self.per_container[rows] * weight
+        return np.bincount(self.segment[rows], weights=w, minlength=int(self.segment.max()) + 1)
 
     def segment_rates(self, scans: Scans, now: np.datetime64) -> np.ndarray:
         """Per segment, an optimistic drug-finding rate from the labels known at ``now`` (the legacy's before
         the cut-off plus own scans'): the rate smoothed towards the overall one with ``explore_prior``
         pseudo-labels, plus ``explore_boost`` standard errors — high where findings are frequent or labels few."""
-        known = np.flatnonzero(~np.isnat(scans.known_at) & (scans.known_at < now))
-        weight = 1.0 / np.maximum(self.declarations[known], 1)
-        n = self.legacy_labels + np.bincount(self.segment[known], weights=weight, minlength=self.legacy_labels.size)
-        f = self.legacy_finds + np.bincount(self.segment[known], weights=weight * scans.found[known],
-                                            minlength=self.legacy_labels.size)
+        known = ~np.isnat(scans.known_at) & (scans.known_at < now)
+        n = self.legacy_labels + self._per_segment(known)
+        f = self.legacy_finds + self._per_segment(known, scans.found[known])
         m = self.config.explore_prior
         mean = (f + m * f.sum() / max(n.sum(), 1.0)) / (n + m)
         return mean + self.config.explore_boost * np.sqrt(mean * (1.0 - mean) / (n + m))
@@ -217,12 +231,12 @@ class Replay:
                 rest = rows[~at_random[rows]]
                 score = np.nan_to_num(scores[rest], nan=-1.0)
                 ranked = rest[np.lexsort((rest, -score))]
-                by_model[ranked[:max(k - drawn.size - k_explore, 0)]] = True
-                if k_explore and rates is not None:
-                    rest = rest[~by_model[rest]]
-                    order = np.lexsort((rest, -np.nan_to_num(scores[rest], nan=-1.0),
-                                        -rates[self.container_segment[rest]]))
-                    explored[rest[order[:k - drawn.size - int(by_model[rows].sum())]]] = True
+                chosen = ranked[:max(k - drawn.size - k_explore, 0)]
+                by_model[chosen] = True
+                if k_explore and rates is not None:  # the rest of k, by segment rate, then score
+                    left = ~by_model[rest]
+                    order = np.lexsort((rest[left], -score[left], -rates[self.container_segment[rest[left]]]))
+                    explored[rest[left][order[:k - drawn.size - chosen.size]]] = True
         return by_model, at_random, explored
 
     def record(self, scans: Scans, chosen: np.ndarray, random: np.ndarray) -> None:
@@ -258,7 +272,7 @@ class Replay:
         cfg = self.train_config
         now64 = _ns(now)
         known = ~np.isnat(scans.known_at) & (scans.known_at < now64)
-        weight = np.where(scans.random, cfg.random_weight, 1.0) / np.maximum(self.declarations, 1)
+        weight = np.where(scans.random, cfg.random_weight, 1.0) * self.per_container
         shift = 1.0
         if cfg.recency_half_life_days is not None:
             age = (now64 - self.times).astype("timedelta64[s]").astype(np.float64) / 86_400.0
