@@ -63,7 +63,7 @@ from features.state import InMemoryStore
 from features.tables import ReferenceTables
 from models.dataset import Features, History, container_keys, featurise, load_history
 from models.evaluate import share_cell, times_cell, typology_totals, world_scale
-from models.evaluation import container_table, evaluate_table
+from models.evaluation import container_table, evaluate_table, segment_labels
 from models.tables import TableBuilder
 from models.train import Periods, Rows, TrainConfig, cutoffs, feature_config_for, fit, refit, split, training_rows
 from models.world.writer import read_truth
@@ -98,12 +98,8 @@ class BacktestConfig:
 
 
 def segments(events: pd.DataFrame) -> np.ndarray:
-    """Per event, a code of its segment: port of loading, routing (transshipment hubs), HS chapter, reefer."""
-    routing = events["transshipment_ports"].map(lambda hubs: "-".join(hubs) if hubs is not None else "")
-    reefer = events["container_type"].fillna("").str[2:3] == "R"
-    key: pd.Series = (events["port_of_loading"].fillna("").astype(str) + ">" + routing + "|"
-           + events["hs_code"].fillna("").str[:2] + np.where(reefer, "|R", "|"))
-    return pd.factorize(key)[0].astype(np.int64)
+    """Per event, a code of its segment (:func:`models.evaluation.segment_labels`)."""
+    return pd.factorize(segment_labels(events))[0].astype(np.int64)
 
 
 def detection_rates(world_dir: Path) -> dict[str, float]:

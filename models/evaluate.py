@@ -177,11 +177,30 @@ def format_report(report: Mapping[str, Any]) -> str:
         if rip:
             lines.append(f"{port_id:<18}{rip['illicit']:>8}{rip['model_recall']:>8.1%}{rip['legacy_recall']:>8.1%}"
                          f"{rip['oracle_recall']:>8.1%}{share_cell(rip.get('declared_oracle_recall'))}")
+    lines += _segment_gap_lines(report["ports"])
     lines += ["", "calibration (equal-count bins of the score; predicted = P(drugs found | inspected))",
               f"{'bin':>4}{'n':>9}{'predicted':>11}{'observed':>10}"]
     for i, b in enumerate(report["calibration"]):
         lines.append(f"{i + 1:>4}{b['n']:>9,}{b['predicted']:>11.4f}{b['observed']:>10.4f}")
     return "\n".join(lines)
+
+
+def _segment_gap_lines(ports: Mapping[str, Any]) -> list[str]:
+    """Per port, the segments where the model's picks miss most of what the reference ranking finds."""
+    reference = next((p.get("segment_gap_reference") for p in ports.values() if p.get("segment_gaps")), None)
+    if reference is None:
+        return []
+    name = "oracle on declarations" if reference == "declared_oracle" else "oracle"
+    lines = ["", f"where the model falls furthest behind the {name}: segments (port of loading>routing|HS chapter|"
+             "reefer or dry), per day", f"{'port':<11}{'segment':<30}{'boxes':>7}{'loaded':>8}{'model':>7}"
+             f"{'hits':>6}{'ref.':>7}{'hits':>6}"]
+    for port_id, p in ports.items():
+        for gap in p.get("segment_gaps") or []:
+            loaded = gap["illicit"] / gap["containers"] if gap["containers"] else 0.0
+            lines.append(f"{port_id:<11}{gap['segment'][:29]:<30}{gap['containers']:>7.1f}{loaded:>8.1%}"
+                         f"{gap['model_scans']:>7.1f}{gap['model_hits']:>6.1f}{gap['reference_scans']:>7.1f}"
+                         f"{gap['reference_hits']:>6.1f}")
+    return lines
 
 
 def times_cell(value: float | None, width: int = 8) -> str:

@@ -37,14 +37,26 @@ from models.metrics import (
     top_k_mask,
 )
 
+SEGMENT_GAPS = 5  # segments listed per port where the model falls furthest behind the reference ranking
+
+
+def segment_labels(events: pd.DataFrame) -> pd.Series:
+    """Per event, its segment: the pattern analysts write rules on — port of loading, routing
+    (transshipment hubs), HS chapter — and reefer or dry, e.g. ``ECGYE>PTSIE|09|dry``."""
+    routing = events["transshipment_ports"].map(lambda hubs: "-".join(hubs) if hubs is not None else "")
+    reefer = events["container_type"].fillna("").str[2:3] == "R"
+    labels: pd.Series = (events["port_of_loading"].fillna("").astype(str) + ">" + routing + "|"
+                         + events["hs_code"].fillna("").str[:2] + np.where(reefer, "|reefer", "|dry"))
+    return labels
+
 
 def container_table(events: pd.DataFrame, outcomes: pd.DataFrame, truth: pd.DataFrame, scores: np.ndarray,
                     test_start: datetime, test_end: datetime) -> pd.DataFrame:
     """One row per container first declared in ``[test_start, test_end]``.
 
-    Columns: port, day (whole days since the first event's midnight), score (max over its
-    declarations), illicit, typology, p_illicit, p_declared (NaN when the truth has none), legacy
-    (rule-selected), random (selected at random).
+    Columns: port, day (whole days since the first event's midnight), segment (:func:`segment_labels`
+    of its first declaration), score (max over its declarations), illicit, typology, p_illicit,
+    p_declared (NaN when the truth has none), legacy (rule-selected), random (selected at random).
     """
     amends = events["amends_event_id"].astype(object) if "amends_event_id" in events else None
     key = events["event_id"].astype(object)
@@ -61,6 +73,7 @@ def container_table(events: pd.DataFrame, outcomes: pd.DataFrame, truth: pd.Data
         "key": first["event_id"].to_numpy(),
         "port": first["mainport"].astype(object).to_numpy(),
         "day": ((first["event_time"] - day0) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64),
+        "segment": segment_labels(first).to_numpy(),
     })
     table["score"] = best.reindex(table["key"]).to_numpy()
     facts = truth.set_index("event_id").reindex(table["key"])
@@ -101,7 +114,7 @@ def _port_report(part: pd.DataFrame, capacity: float) -> dict[str, Any]:
         per_typology[name] = {"illicit": int(of_type.sum()),
                               **{f"{who}_recall": float((chosen & of_type).sum() / of_type.sum())
                                  for who, chosen in selections.items()}}
-    report = {
+    report: dict[str, Any] = {
         "capacity_per_day": capacity,
         "days": int(group.max() + 1),
         "containers": len(part),
@@ -123,12 +136,37 @@ def _port_report(part: pd.DataFrame, capacity: float) -> dict[str, Any]:
         "pr_auc": average_precision(score, illicit),
         "typologies": per_typology,
     }
+    if "segment" in part:
+        reference = "declared_oracle" if has_declared else "oracle"
+        report["segment_gaps"] = segment_gaps(part["segment"].to_numpy(), illicit, selections["model"],
+                                              selections[reference], int(group.max() + 1))
+        report["segment_gap_reference"] = reference
     if has_declared:
         declared_oracle = at_capacity(selections["declared_oracle"], illicit)
         report["declared_oracle_precision_at_capacity"] = declared_oracle.precision
         if declared_oracle.precision:
             report["ratio_to_declared_oracle"] = model.precision / declared_oracle.precision
     return report
+
+
+def segment_gaps(segment: np.ndarray, illicit: np.ndarray, model: np.ndarray, reference: np.ndarray, days: int,
+                 limit: int = SEGMENT_GAPS) -> list[dict[str, Any]]:
+    """The segments where the model's picks find the most fewer illicit containers than the reference
+    ranking's (the oracle on declarations where the truth has one): per day, containers, illicit ones,
+    and each ranking's scans and hits there. Only segments where the model falls behind, worst first."""
+    frame = pd.DataFrame({"segment": segment, "illicit": illicit, "model_scans": model,
+                          "model_hits": model & illicit, "reference_scans": reference,
+                          "reference_hits": reference & illicit})
+    per = frame.groupby("segment").agg(containers=("illicit", "size"), illicit=("illicit", "sum"),
+                                       model_scans=("model_scans", "sum"), model_hits=("model_hits", "sum"),
+                                       reference_scans=("reference_scans", "sum"),
+                                       reference_hits=("reference_hits", "sum"))
+    per["missed"] = per["reference_hits"] - per["model_hits"]
+    per = per[per["missed"] > 0].sort_values(["missed", "reference_hits"], ascending=False, kind="stable")
+    per = per.iloc[:limit]
+    columns = [str(c) for c in per.columns]
+    return [{"segment": str(name), **{c: float(v) / days for c, v in zip(columns, values, strict=True)}}
+            for name, values in zip(per.index, per.to_numpy(dtype=float), strict=True)]
 
 
 def evaluate_table(table: pd.DataFrame, capacities: Mapping[str, float]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from models_support import small_model, small_world
 
-from models.evaluation import container_table, evaluate_table
+from models.evaluation import container_table, evaluate_table, segment_gaps
 from models.metrics import at_capacity, average_precision, random_precision, roc_auc, top_k_mask
 from portrisk.cli import main
 
@@ -51,6 +51,8 @@ def test_container_table_merges_amendments_into_their_container() -> None:
         "event_id": ["a", "b", "a2"], "mainport": ["rotterdam"] * 3,
         "event_time": [t, t + pd.Timedelta(hours=1), t + pd.Timedelta(hours=30)],
         "amends_event_id": [None, None, "a"],
+        "port_of_loading": ["ECGYE", "PECLL", "ECGYE"], "transshipment_ports": [("PTSIE",), None, ("PTSIE",)],
+        "hs_code": ["090111", "080390", "090111"], "container_type": ["42G1", "45R1", "42G1"],
     })
     truth = pd.DataFrame({"event_id": ["a", "b", "a2"], "illicit": [True, False, True],
                           "typology": ["rip_on", "", "rip_on"], "p_illicit": [0.3, 0.01, 0.3]})
@@ -60,6 +62,7 @@ def test_container_table_merges_amendments_into_their_container() -> None:
     assert table["key"].tolist() == ["a", "b"]
     assert table["score"].tolist() == [0.9, 0.2]  # the amendment's riskier score counts for its container
     assert table["day"].tolist() == [0, 0] and table["legacy"].tolist() == [False, True]
+    assert table["segment"].tolist() == ["ECGYE>PTSIE|09|dry", "PECLL>|08|reefer"]
     report = evaluate_table(table, {"rotterdam": 1})
     port = report["ports"]["rotterdam"]
     assert port["precision_at_capacity"] == 1.0 and port["legacy_precision_at_capacity"] == 0.0
@@ -82,6 +85,11 @@ def test_evaluate_command_prints_the_per_port_json(capsys: pytest.CaptureFixture
     declared = rotterdam["declared_oracle_precision_at_capacity"]
     assert rotterdam["random_precision_at_capacity"] < declared
     assert "declared_oracle_recall" in report["typologies"]["rip_on"]
+    # Where the model falls behind the oracle on declarations, by segment, worst first.
+    assert rotterdam["segment_gap_reference"] == "declared_oracle"
+    missed = [g["missed"] for g in rotterdam["segment_gaps"]]
+    assert missed == sorted(missed, reverse=True) and all(m > 0 for m in missed)
+    assert all(g["reference_hits"] - g["model_hits"] == pytest.approx(g["missed"]) for g in rotterdam["segment_gaps"])
     assert "rip_on" in report["typologies"]
     assert report["test_period"]["start"] == json.loads((small_model() / "card.json").read_text())[
         "extra"]["periods"]["valid_end"]
@@ -91,3 +99,22 @@ def test_evaluate_command_prints_a_readable_table(capsys: pytest.CaptureFixture[
     assert main(["evaluate", "--world", str(small_world()), "--model", str(small_model())]) == 0
     out = capsys.readouterr().out
     assert "rotterdam" in out and "recall per typology" in out and "calibration" in out
+    assert "where the model falls furthest behind the oracle on declarations" in out
+
+
+def test_segment_gaps_name_where_the_model_misses_what_the_reference_finds() -> None:
+    # Two days, two scans a day. The reference takes the two loaded dry boxes of segment A each day;
+    # the model takes one of them and a clean box of segment B.
+    segment = np.array(["A", "A", "B", "B", "C"] * 2)
+    illicit = np.array([True, True, False, False, True] * 2)
+    reference = np.array([True, True, False, False, False] * 2)
+    model = np.array([True, False, True, False, False] * 2)
+    gaps = segment_gaps(segment, illicit, model, reference, days=2)
+    assert [g["segment"] for g in gaps] == ["A"]  # B: the model is not behind; C: neither scans it
+    assert gaps[0] == {"segment": "A", "containers": 2.0, "illicit": 2.0, "model_scans": 1.0, "model_hits": 1.0,
+                       "reference_scans": 2.0, "reference_hits": 2.0, "missed": 1.0}
+    assert segment_gaps(segment, illicit, reference, reference, days=2) == []
+    ranked = segment_gaps(np.array(["A", "B", "B"]), np.ones(3, bool), np.zeros(3, bool), np.ones(3, bool), days=1)
+    assert [g["segment"] for g in ranked] == ["B", "A"]  # worst first
+    assert len(segment_gaps(np.arange(10).astype(str), np.ones(10, bool), np.zeros(10, bool), np.ones(10, bool),
+                            days=1, limit=3)) == 3
