@@ -139,7 +139,7 @@ def _port_report(part: pd.DataFrame, capacity: float) -> dict[str, Any]:
     if "segment" in part:
         reference = "declared_oracle" if has_declared else "oracle"
         report["segment_gaps"] = segment_gaps(part["segment"].to_numpy(), illicit, selections["model"],
-                                              selections[reference], int(group.max() + 1))
+                                              selections[reference], report["days"])
         report["segment_gap_reference"] = reference
     if has_declared:
         declared_oracle = at_capacity(selections["declared_oracle"], illicit)
