@@ -20,10 +20,10 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 def _registrations() -> list[Register]:
     # Each module registers only argparse definitions; its handlers import what they need when run.
     from models.world.cli import register_cli as world_cli
-    from portrisk.commands import demo, kafka, publish, run, state
+    from portrisk.commands import demo, history, kafka, publish, run, state
 
     registrations: list[Register] = [kafka.register, world_cli, publish.register, run.register, state.register,
-                                    demo.register]
+                                    history.register, demo.register]
     registrations.append(importlib.import_module("api.cli").register_cli)  # portrisk serve, portrisk apikey
     registrations.append(importlib.import_module("models.cli").register_cli)  # portrisk train, portrisk evaluate
     registrations.append(importlib.import_module("models.importer.cli").register_cli)  # portrisk import

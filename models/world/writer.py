@@ -29,10 +29,13 @@ EVENTS_FILE, OUTCOMES_FILE, TRUTH_FILE, WORLD_FILE = (
 )
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` (zstd), through a temporary file: a reader never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, path, compression="zstd")
+    partial = path.with_name(path.name + ".partial")
+    pq.write_table(table, partial, compression="zstd")
+    partial.replace(path)
 
 
 def write_world(world: World, out_dir: Path) -> list[Path]:
@@ -42,9 +45,9 @@ def write_world(world: World, out_dir: Path) -> list[Path]:
     events["extras"] = [orjson.dumps(e).decode() for e in events["extras"]]
     events["transshipment_ports"] = [list(r) for r in events["transshipment_ports"]]
     paths = [out_dir / EVENTS_FILE, out_dir / OUTCOMES_FILE, out_dir / TRUTH_FILE, out_dir / WORLD_FILE]
-    _write(events, paths[0])
-    _write(world.outcomes, paths[1])
-    _write(world.truth, paths[2])
+    write_parquet(events, paths[0])
+    write_parquet(world.outcomes, paths[1])
+    write_parquet(world.truth, paths[2])
     meta = {"config": world.config.model_dump(mode="json"), "summary": world.summary.model_dump(mode="json")}
     paths[3].write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     return paths
