@@ -22,6 +22,8 @@ from models.dataset import EVENTS_FILE, OUTCOMES_FILE
 from models.world.writer import write_parquet
 from portrisk.errors import DataError
 
+EVENT_TIMES, OUTCOME_TIMES = ("event_time", "eta"), ("inspected_at",)  # stored as microseconds, UTC
+
 
 @dataclass(frozen=True)
 class ArchiveReport:
@@ -42,13 +44,13 @@ def event_frame(events: Sequence[ManifestEvent]) -> pd.DataFrame:
         hubs = row["transshipment_ports"]
         row["transshipment_ports"] = None if hubs is None else list(hubs)
         row["extras"] = orjson.dumps(row["extras"] or {}, option=orjson.OPT_SORT_KEYS).decode()
-    return _with_times(pd.DataFrame(rows, columns=list(ManifestEvent.model_fields)), ("event_time", "eta"))
+    return _with_times(pd.DataFrame(rows, columns=list(ManifestEvent.model_fields)), EVENT_TIMES)
 
 
 def outcome_frame(outcomes: Sequence[InspectionOutcome]) -> pd.DataFrame:
     """Outcomes as a world's ``outcomes.parquet`` holds them."""
     rows = [o.model_dump() for o in outcomes]
-    return _with_times(pd.DataFrame(rows, columns=list(InspectionOutcome.model_fields)), ("inspected_at",))
+    return _with_times(pd.DataFrame(rows, columns=list(InspectionOutcome.model_fields)), OUTCOME_TIMES)
 
 
 def _with_times(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -57,7 +59,7 @@ def _with_times(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def _merge(path: Path, new: pd.DataFrame, key: str, order: str) -> tuple[pd.DataFrame, int]:
+def _merge(path: Path, new: pd.DataFrame, key: str, order: str, times: Sequence[str]) -> tuple[pd.DataFrame, int]:
     """The file's rows followed by the new ones not in it yet (by ``key``), sorted stably by ``order``."""
     if path.is_file():
         try:
@@ -66,7 +68,7 @@ def _merge(path: Path, new: pd.DataFrame, key: str, order: str) -> tuple[pd.Data
             raise DataError(f"cannot read {path}: {exc}") from exc
         if key not in old or order not in old:
             raise DataError(f"{path} is not a portrisk history file (no {key} or {order} column)")
-        old[order] = old[order].astype("datetime64[us, UTC]")
+        old = _with_times(old, [name for name in times if name in old])
     else:
         old = new.iloc[:0]
     new = new.drop_duplicates(key)
@@ -80,8 +82,10 @@ def append_history(directory: str | Path, events: Sequence[ManifestEvent],
     """Add ``events`` and ``outcomes`` to the history in ``directory`` (created if missing)."""
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    all_events, new_events = _merge(root / EVENTS_FILE, event_frame(events), "event_id", "event_time")
-    all_outcomes, new_outcomes = _merge(root / OUTCOMES_FILE, outcome_frame(outcomes), "outcome_id", "inspected_at")
+    all_events, new_events = _merge(root / EVENTS_FILE, event_frame(events), "event_id", "event_time",
+                                    EVENT_TIMES)
+    all_outcomes, new_outcomes = _merge(root / OUTCOMES_FILE, outcome_frame(outcomes), "outcome_id", "inspected_at",
+                                        OUTCOME_TIMES)
     write_parquet(all_events, root / EVENTS_FILE)
     write_parquet(all_outcomes, root / OUTCOMES_FILE)
     times = all_events["event_time"]

@@ -71,7 +71,10 @@ def read_contents(bootstrap: str, names: TopicNames, known_ports: Collection[str
                             contents.events.append(decode_manifest(record.value, ports))
                     except EventRejected as exc:
                         contents.rejected[exc.reason] += 1
-            left = {tp for tp in left if consumer.position(tp) < ends[tp]}
+            done = {tp for tp in left if consumer.position(tp) >= ends[tp]}
+            if done:
+                consumer.pause(*done)  # no fetching past the end for partitions already read
+                left -= done
     except KafkaError as exc:
         raise BrokerError(f"reading the topics from {bootstrap} failed: {exc}") from exc
     finally:
