@@ -64,11 +64,12 @@ def read_contents(bootstrap: str, names: TopicNames, known_ports: Collection[str
                     if record.offset >= ends[tp]:
                         break
                     contents.records[tp.topic] += 1
+                    raw = record.value if record.value is not None else b""  # a tombstone: rejected, as by the worker
                     try:
                         if tp.topic == outcomes_topic:
-                            contents.outcomes.append(decode_outcome(record.value, ports))
+                            contents.outcomes.append(decode_outcome(raw, ports))
                         else:
-                            contents.events.append(decode_manifest(record.value, ports))
+                            contents.events.append(decode_manifest(raw, ports))
                     except EventRejected as exc:
                         contents.rejected[exc.reason] += 1
             done = {tp for tp in left if consumer.position(tp) >= ends[tp]}

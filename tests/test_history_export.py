@@ -26,12 +26,14 @@ from stream.topics import TopicNames
 pytestmark = pytest.mark.kafka
 
 
-def _send_outcomes(settings: Settings, outcomes: list[InspectionOutcome]) -> None:
+def _send_outcomes(settings: Settings, outcomes: list[InspectionOutcome], tombstone: bool = False) -> None:
     assert settings.kafka_bootstrap is not None
     producer = make_producer(settings.kafka_bootstrap)
     topic = TopicNames.from_settings(settings).outcomes
     for o in outcomes:
         producer.send(topic, key=o.shipper_id.encode(), value=encode_event(o))
+    if tombstone:
+        producer.send(topic, key=b"NLBROKEN0001", value=None)
     producer.flush()
     producer.close()
 
@@ -57,13 +59,13 @@ def test_the_topics_become_a_history_that_trains_like_the_original(kafka_setting
     first, later = events[:300], events[300:]
     publish(kafka_settings, [encode_event(e) for e in first], extra=[("rotterdam", b"this is not json")])
     known = [o for o in outcomes if o.event_id in {e.event_id for e in first}]
-    _send_outcomes(kafka_settings, known)
+    _send_outcomes(kafka_settings, known, tombstone=True)
     out = tmp_path / "history"
 
     done = _export(kafka_settings, out)
     assert done.returncode == 0, done.stderr
     assert "300 events" in done.stdout and f"{len(known)} outcomes" in done.stdout
-    assert "not_json 1" in done.stdout  # counted, left to the dead-letter topic
+    assert "not_json 2" in done.stdout  # the bad manifest and the tombstone: counted, left to the DLQ
     history = load_history(out)
     assert sorted(history.events["event_id"]) == sorted(e.event_id for e in first)
     assert sorted(history.outcomes["outcome_id"]) == sorted(o.outcome_id for o in known)
