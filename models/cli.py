@@ -20,12 +20,17 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                     "refreshed daily, outcomes folded in when inspected), fit LightGBM on the inspected "
                     "containers before the training cut-off, export to ONNX through the parity gate and "
                     "write MODEL_DIR (model.onnx, model.lgb.txt, card.json, tables.json.gz). The last "
-                    "23 %% of the history is held out for `portrisk evaluate`.")
+                    "23 %% of the history is held out for `portrisk evaluate` (--holdout-share); a model to "
+                    "deploy holds out nothing (--holdout-share 0): it learns up to the last midnight of the "
+                    "history, the newest results included.")
     train.add_argument("--world", "--history", dest="world", type=Path, required=True,
                        help="history directory: events.parquet and outcomes.parquet (a simulated world, or an "
                             "administration's history from `portrisk import`)")
     train.add_argument("--out", type=Path, required=True, help="model directory to create (must not exist)")
     train.add_argument("--seed", type=int, default=0, help="random seed of the training (default 0)")
+    train.add_argument("--holdout-share", type=_holdout, default=None,
+                       help="share of the history after the training cut-off, held out for evaluation "
+                            "(default 0.23; 0: train up to the last midnight, for deployment)")
     train.add_argument("--refresh-days", type=float, default=1.0,
                        help="refresh interval of the reference tables during replay (default 1 day)")
     train.add_argument("--random-weight", type=float, default=None,
@@ -113,6 +118,13 @@ def _share(text: str) -> float:
     return share
 
 
+def _holdout(text: str) -> float:
+    share = _share(text)
+    if share > 0.9:
+        raise argparse.ArgumentTypeError(f"holding out {share:g} of the history leaves too little to train on")
+    return share
+
+
 def _rates(text: str) -> tuple[float, ...]:
     try:
         rates = tuple(float(part) for part in text.split(","))
@@ -135,6 +147,8 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
         config = replace(config, unlabelled_weight=args.unlabelled_weight)
     if args.half_life_days is not None:
         config = replace(config, recency_half_life_days=args.half_life_days or None)
+    if args.holdout_share is not None:
+        config = replace(config, cutoff_share=1.0 - args.holdout_share)
     began = time.perf_counter()
     card = train_model(args.world, args.out, config)
     m = card.metrics

@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,24 @@ def test_train_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["train", "--world", str(small_world()), "--out", str(out), "--refresh-days", "2"]) == 0
     assert "written to" in capsys.readouterr().out
     assert json.loads((out / "card.json").read_text())["feature_hash"] == load_card(small_model()).feature_hash
+
+
+def test_a_model_to_deploy_holds_out_nothing_and_learns_the_newest_results(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "deploy-model"
+    assert main(["train", "--world", str(small_world()), "--out", str(out), "--refresh-days", "2",
+                 "--holdout-share", "0"]) == 0
+    card = json.loads((out / "card.json").read_text())
+    held_out = load_card(small_model())
+    periods, default_periods = card["extra"]["periods"], held_out.extra["periods"]
+    end = datetime.fromisoformat(periods["end"])
+    assert datetime.fromisoformat(periods["valid_end"]) == end.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert periods["valid_end"] > default_periods["valid_end"]
+    assert card["data_summary"]["rows_used"] > held_out.data_summary["rows_used"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["train", "--world", str(small_world()), "--out", str(tmp_path / "x"), "--holdout-share", "0.95"])
+    assert "too little to train on" in capsys.readouterr().err
 
 
 def test_an_inspection_labels_every_declaration_of_its_container_filed_before_it() -> None:
