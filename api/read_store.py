@@ -210,6 +210,11 @@ class ReadStore:
         args.append(limit)
         return [_decision_dict(r) for r in self._read(" ".join(sql), args)]
 
+    def selection_of(self, event_id: str) -> str | None:
+        """Why the decision on ``event_id`` flagged it (model, rule or random); None when released or unknown."""
+        rows = self._read("SELECT selection FROM history WHERE event_id=?", (event_id,))
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def shipper_history(self, shipper_id: str, *, limit: int,
                         before: tuple[float, str] | None = None) -> list[dict[str, Any]]:
         """A shipper's decisions, newest first, before a keyset cursor (decided_ts, event_id)."""

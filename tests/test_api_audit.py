@@ -100,6 +100,21 @@ def test_an_outcome_round_trips_through_kafka_and_leaves_the_queue(api: RunningA
     assert posted[0]["resources"]["outcome_id"] == "o-1" and posted[0]["status"] == 202
 
 
+def test_an_outcome_without_a_selection_gets_that_of_portrisks_decision(api: RunningApi) -> None:
+    # The random share's results are the unbiased sample training up-weights: an inspector's system need
+    # not echo why a container was flagged for that to hold.
+    assert [i["container_id"] for i in api.get("/v1/ports/rotterdam/recommendations", "inspector").json()["items"]] \
+        == [BOX.container_id]  # the decision is in the read model
+    body = {k: v for k, v in outcome_body("o-2").items() if k != "selection"}
+    assert api.post("/v1/inspections", "inspector", json=body).status_code == 202
+    never_decided = {**body, "outcome_id": "o-3", "event_id": "e-never-decided"}
+    assert api.post("/v1/inspections", "inspector", json=never_decided).status_code == 202
+    stored = {o.outcome_id: o for o in (decode_outcome(r.value, api.settings.port_ids)
+                                        for r in read_topic(api.bootstrap, api.topics.outcomes))}
+    assert stored["o-2"].selection == "model"
+    assert stored["o-3"].selection is None
+
+
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "error"), [
     ("GET", "/v1/containers/not-a-box", {}, 422, "invalid_request"),
     ("GET", "/v1/containers/MSKU0000010", {}, 422, "invalid_request"),  # wrong check digit

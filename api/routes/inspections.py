@@ -37,8 +37,11 @@ _REQUEST_BODY = {
              summary="Report an inspection outcome",
              description="Validated with the event contract, written to `inspection-outcomes` keyed by shipper id, "
                          "answered only after Kafka acknowledged it (acks=all). The container leaves its port's "
-                         "open scan queue. Roles: inspector (own ports), admin. `outcome_id` identifies the "
-                         "outcome: posting it again is harmless for the scan queue. Audited.",
+                         "open scan queue. Without a `selection`, the outcome gets the selection of portrisk's "
+                         "decision on the event (model, rule or random), so that training weighs the random "
+                         "share's results as the unbiased sample they are. Roles: inspector (own ports), admin. "
+                         "`outcome_id` identifies the outcome: posting it again is harmless for the scan queue. "
+                         "Audited.",
              responses=error_responses(401, 403, 413, 422, 503), openapi_extra={"requestBody": _REQUEST_BODY})
 async def post_inspection(request: Request, key: InspectorKey) -> dict[str, Any]:
     """Accept one inspection outcome."""
@@ -53,6 +56,10 @@ async def post_inspection(request: Request, key: InspectorKey) -> dict[str, Any]
     audit.resources = {"outcome_id": outcome.outcome_id, "event_id": outcome.event_id,
                        "container_id": outcome.container_id, "port": outcome.mainport}
     check_port(key, outcome.mainport)
+    if outcome.selection is None:
+        selection = await run_in_threadpool(services.read_model.store.selection_of, outcome.event_id)
+        if selection in ("model", "rule", "random"):
+            outcome = outcome.model_copy(update={"selection": selection})
     topic = services.topics.outcomes
     try:
         metadata = await run_in_threadpool(services.kafka.send, topic, outcome.shipper_id.encode(),
