@@ -120,6 +120,22 @@ def test_a_model_to_deploy_holds_out_nothing_and_learns_the_newest_results(tmp_p
     assert "too little to train on" in capsys.readouterr().err
 
 
+def test_holding_out_nothing_cuts_at_the_last_midnight_whatever_hour_the_history_starts() -> None:
+    import pandas as pd
+
+    from models.dataset import History
+    from models.train import TrainConfig
+
+    start = pd.Timestamp("2024-01-01T10:00", tz="UTC")  # starts late in the day, ends early in one
+    times = [start + pd.Timedelta(hours=6 * i) for i in range(4 * 20)]
+    events = pd.DataFrame({"event_id": [f"e{i}" for i in range(len(times))], "event_time": times})
+    outcomes = pd.DataFrame({"event_id": events["event_id"], "inspected_at": [t + pd.Timedelta(hours=1) for t in times],
+                             "result": "no_finding", "selection": "legacy"})
+    periods = split(History(events, outcomes), TrainConfig(cutoff_share=1.0))
+    assert periods.end == times[-1].to_pydatetime()
+    assert periods.valid_end == times[-1].floor("D").to_pydatetime()
+
+
 def test_an_inspection_labels_every_declaration_of_its_container_filed_before_it() -> None:
     import pandas as pd
 
