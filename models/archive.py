@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 import pandas as pd
 import pyarrow.parquet as pq
 
 from features.contract import InspectionOutcome, ManifestEvent
 from models.dataset import EVENTS_FILE, OUTCOMES_FILE
-from models.world.writer import write_parquet
+from models.world.writer import stored_events, write_parquet
 from portrisk.errors import DataError
 
 EVENT_TIMES, OUTCOME_TIMES = ("event_time", "eta"), ("inspected_at",)  # stored as microseconds, UTC
@@ -38,13 +37,9 @@ class ArchiveReport:
 
 
 def event_frame(events: Sequence[ManifestEvent]) -> pd.DataFrame:
-    """Events as a world's ``events.parquet`` holds them: hubs as lists, extras as JSON text."""
-    rows = [e.model_dump() for e in events]
-    for row in rows:
-        hubs = row["transshipment_ports"]
-        row["transshipment_ports"] = None if hubs is None else list(hubs)
-        row["extras"] = orjson.dumps(row["extras"] or {}, option=orjson.OPT_SORT_KEYS).decode()
-    return _with_times(pd.DataFrame(rows, columns=list(ManifestEvent.model_fields)), EVENT_TIMES)
+    """Events as a world's ``events.parquet`` holds them (:func:`models.world.writer.stored_events`)."""
+    frame = pd.DataFrame([e.model_dump() for e in events], columns=list(ManifestEvent.model_fields))
+    return _with_times(stored_events(frame), EVENT_TIMES)
 
 
 def outcome_frame(outcomes: Sequence[InspectionOutcome]) -> pd.DataFrame:

@@ -113,10 +113,9 @@ def split(history: History, config: TrainConfig) -> Periods:
     if len(history.outcomes):  # finding rates need at least one inspection before the first tables
         first = history.outcomes["inspected_at"].iloc[0].to_pydatetime()
         tables_end = max(tables_end, day0 + timedelta(days=math.floor((first - day0).total_seconds() / 86_400) + 1))
-    cutoff = day0 + timedelta(days=max(math.floor(span * config.cutoff_share), 2))
-    if config.cutoff_share >= 1.0:  # nothing held out: up to the history's last midnight before its end
-        last_midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
-        cutoff = max(cutoff, last_midnight if last_midnight < end else last_midnight - timedelta(days=1))
+    # Whole days from the first midnight, so a share of 1 (nothing held out) is the last midnight before the end.
+    whole = (end - day0).total_seconds() / 86_400
+    cutoff = day0 + timedelta(days=max(min(math.floor(whole * config.cutoff_share), math.ceil(whole) - 1), 2))
     valid_start = _validation_start(history, tables_end, cutoff, config.valid_share)
     if not tables_end < valid_start < cutoff < end:
         raise DataError(f"a history of {span:.1f} days is too short to train on")

@@ -2,26 +2,26 @@
 
 Manifest topics keep a week (:func:`stream.topics.topic_specs`), inspection outcomes forever.
 ``portrisk history export`` reads both from the beginning up to their end offsets at the moment it starts
-and appends what it finds to a history directory (:mod:`models.archive`), which ``portrisk train`` takes
-like a simulated world: run daily, it is the path by which inspection results reach the next model.
-Records that do not decode are skipped and counted by reason — the worker sent them to the dead-letter
-topic with that reason already, so nothing is lost by leaving them out of the training history.
+(:func:`stream.changelog.read_to_end`) and appends what it finds to a history directory
+(:mod:`models.archive`), which ``portrisk train`` takes like a simulated world: run daily, it is the path by
+which inspection results reach the next model. Records that do not decode are skipped and counted by
+reason — the worker sent them to the dead-letter topic with that reason already, so nothing is lost by
+leaving them out of the training history.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import Any
 
-from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from features.contract import InspectionOutcome, ManifestEvent, decode_manifest, decode_outcome
 from portrisk.errors import BrokerError, EventRejected
-from stream.kafka_clients import make_consumer
-from stream.topics import TopicNames
+from stream.changelog import read_to_end
+from stream.topics import TopicNames, list_topics
 
 
 @dataclass
@@ -36,48 +36,31 @@ class TopicContents:
 
 def read_contents(bootstrap: str, names: TopicNames, known_ports: Collection[str],
                   timeout_s: float = 600.0) -> TopicContents:
-    """Every record of the manifest topics and the outcomes topic, from the beginning to the end offsets
-    at the start of the call (records appended meanwhile are left for the next read); BrokerError when
-    a topic is missing or the records cannot be read within ``timeout_s``."""
+    """Every record of the manifest topics and the outcomes topic, from the beginning to each topic's end
+    offsets when its read starts; BrokerError when a topic is missing or one is not read within ``timeout_s``."""
     ports = frozenset(known_ports)
-    outcomes_topic = names.outcomes
-    consumer = make_consumer(bootstrap, group_id=None, client_id="portrisk-history")
+    topics = [*names.all_manifests, names.outcomes]
+    existing = list_topics(bootstrap)
+    missing = [t for t in topics if t not in existing]
+    if missing:
+        raise BrokerError(f"topic {', '.join(missing)} does not exist on {bootstrap}: run `portrisk topics create`")
     contents = TopicContents()
-    try:
-        tps = []
-        for topic in [*names.all_manifests, outcomes_topic]:
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                raise BrokerError(f"topic {topic} does not exist on {bootstrap}: run `portrisk topics create`")
-            tps += [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout_s
-        left = {tp for tp in tps if consumer.position(tp) < ends[tp]}
-        while left:
-            if time.monotonic() > deadline:
-                raise BrokerError(f"could not read {', '.join(sorted({tp.topic for tp in left}))} to its end "
-                                  f"within {timeout_s:.0f} s")
-            for tp, batch in consumer.poll(timeout_ms=1000).items():
-                for record in batch:
-                    if record.offset >= ends[tp]:
-                        break
-                    contents.records[tp.topic] += 1
-                    raw = record.value if record.value is not None else b""  # a tombstone: rejected, as by the worker
-                    try:
-                        if tp.topic == outcomes_topic:
-                            contents.outcomes.append(decode_outcome(raw, ports))
-                        else:
-                            contents.events.append(decode_manifest(raw, ports))
-                    except EventRejected as exc:
-                        contents.rejected[exc.reason] += 1
-            done = {tp for tp in left if consumer.position(tp) >= ends[tp]}
-            if done:
-                consumer.pause(*done)  # no fetching past the end for partitions already read
-                left -= done
-    except KafkaError as exc:
-        raise BrokerError(f"reading the topics from {bootstrap} failed: {exc}") from exc
-    finally:
-        consumer.close()
+
+    def keep(decode: Callable[[bytes, Collection[str]], Any], into: list[Any]) -> Callable[[Any], None]:
+        def on_record(record: Any) -> None:
+            try:  # a tombstone is rejected, as the worker rejects it
+                into.append(decode(record.value if record.value is not None else b"", ports))
+            except EventRejected as exc:
+                contents.rejected[exc.reason] += 1
+        return on_record
+
+    for topic in topics:
+        into: list[Any] = contents.outcomes if topic == names.outcomes else contents.events
+        decode: Callable[[bytes, Collection[str]], Any] = decode_outcome if topic == names.outcomes \
+            else decode_manifest
+        try:
+            contents.records[topic] = read_to_end(bootstrap, topic, None, keep(decode, into),
+                                                  client_id="portrisk-history", timeout_s=timeout_s)
+        except (TimeoutError, KafkaError) as exc:
+            raise BrokerError(f"reading {topic} from {bootstrap} failed: {exc}") from exc
     return contents

@@ -1,7 +1,8 @@
-"""Reading compacted topics to their end: shipper state when partitions are assigned, the policy's state.
+"""Reading topics to their end: shipper state when partitions are assigned, the policy's state.
 
 Both read a topic from its beginning up to the end offsets taken when the read starts — a consistent
-snapshot — before the worker decides anything that depends on it.
+snapshot — before the worker decides anything that depends on it (:func:`read_to_end` also serves the
+history archive, :mod:`stream.archive`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def read_to_end(bootstrap: str, topic: str, partitions: Iterable[int] | None, on
                         break
                     on_record(record)
                     read += 1
-            pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
+            done = {tp for tp in pending if consumer.position(tp) >= ends[tp]}
+            if done:
+                consumer.pause(*done)  # no fetching past the end for partitions already read
+                pending -= done
         return read
     finally:
         consumer.close()

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from features_support import frame, make_history, tables_for
 from stream_support import cli_env, publish
 
-from features.contract import InspectionOutcome, ManifestEvent, encode_event
+from features.contract import InspectionOutcome, encode_event
 from features.pipeline import FeaturePipeline
 from features.replay import replay
 from features.rows import event_rows, outcome_rows
@@ -43,15 +44,15 @@ def _export(settings: Settings, out: Path) -> subprocess.CompletedProcess[str]:
                           env=cli_env(settings), capture_output=True, text=True, timeout=300)
 
 
-def _features(events: list[ManifestEvent] | None, outcomes: list[InspectionOutcome] | None,
-              history: Path | None, pipeline: FeaturePipeline) -> np.ndarray:
-    if history is not None:
-        loaded = load_history(history)
-        frames = loaded.events, loaded.outcomes
-    else:
-        assert events is not None and outcomes is not None
-        frames = frame(events), frame(outcomes)
-    return replay(pipeline, event_rows(frames[0]), outcome_rows(frames[1]), InMemoryStore())
+def _features(pipeline: FeaturePipeline, events: pd.DataFrame, outcomes: pd.DataFrame) -> list[list[int]]:
+    """The replayed feature vectors, as bits (NaNs compare equal)."""
+    X = replay(pipeline, event_rows(events), outcome_rows(outcomes), InMemoryStore())
+    return X.view(np.uint32).tolist()
+
+
+def _archived(pipeline: FeaturePipeline, history: Path) -> list[list[int]]:
+    loaded = load_history(history)
+    return _features(pipeline, loaded.events, loaded.outcomes)
 
 
 def test_the_topics_become_a_history_that_trains_like_the_original(kafka_settings: Settings, tmp_path: Path) -> None:
@@ -72,9 +73,7 @@ def test_the_topics_become_a_history_that_trains_like_the_original(kafka_setting
     # Field for field what was published: the feature code computes the same vectors from the archive as
     # from the original events, bit for bit (hubs, extras, times, amendments included).
     pipeline = FeaturePipeline(tables_for(events, outcomes))
-    archived = _features(None, None, out, pipeline)
-    original = _features(first, known, None, pipeline)
-    assert archived.view(np.uint32).tolist() == original.view(np.uint32).tolist()
+    assert _archived(pipeline, out) == _features(pipeline, frame(first), frame(known))
 
     # Exporting again adds nothing; new records are appended, each once.
     assert "0 new events and 0 new outcomes" in _export(kafka_settings, out).stdout
@@ -89,8 +88,7 @@ def test_the_topics_become_a_history_that_trains_like_the_original(kafka_setting
     history = load_history(out)
     assert history.events["event_time"].is_monotonic_increasing
     assert history.outcomes["inspected_at"].is_monotonic_increasing
-    everything = _features(None, None, out, pipeline)
-    assert everything.view(np.uint32).tolist() == _features(events, outcomes, None, pipeline).view(np.uint32).tolist()
+    assert _archived(pipeline, out) == _features(pipeline, frame(events), frame(outcomes))
 
 
 def test_export_names_a_missing_topic(kafka_settings: Settings, tmp_path: Path) -> None:

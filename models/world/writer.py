@@ -38,12 +38,20 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     partial.replace(path)
 
 
+def stored_events(events: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``events`` as ``events.parquet`` stores them: extras as JSON text, hubs as lists (Parquet has
+    no column type for a dict of floats and strings; :func:`read_events` turns both back)."""
+    stored = events.copy()
+    stored["extras"] = [orjson.dumps(e or {}).decode() for e in stored["extras"]]
+    stored["transshipment_ports"] = pd.Series([None if r is None else list(r) for r in stored["transshipment_ports"]],
+                                              index=stored.index, dtype=object)
+    return stored
+
+
 def write_world(world: World, out_dir: Path) -> list[Path]:
     """Write the world's files into ``out_dir`` (created if missing); returns the paths written."""
     out_dir = Path(out_dir)
-    events = world.events.copy()
-    events["extras"] = [orjson.dumps(e).decode() for e in events["extras"]]
-    events["transshipment_ports"] = [list(r) for r in events["transshipment_ports"]]
+    events = stored_events(world.events)
     paths = [out_dir / EVENTS_FILE, out_dir / OUTCOMES_FILE, out_dir / TRUTH_FILE, out_dir / WORLD_FILE]
     write_parquet(events, paths[0])
     write_parquet(world.outcomes, paths[1])
