@@ -35,6 +35,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                        help="refresh interval of the reference tables during replay (default 1 day)")
     train.add_argument("--random-weight", type=float, default=None,
                        help="weight of random-selection labels relative to rule-selected ones (default 3)")
+    train.add_argument("--rule-weight", type=float, default=None,
+                       help="weight of labels from analysts' rules and tips, selected on knowledge outside the "
+                            "features (default 0: left out)")
     train.add_argument("--unlabelled-weight", type=float, default=None,
                        help="weight of uninspected containers as negatives (default 0: left out)")
     train.add_argument("--half-life-days", type=float, default=None,
@@ -143,6 +146,8 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
     config = TrainConfig(seed=args.seed, refresh_days=args.refresh_days)
     if args.random_weight is not None:
         config = replace(config, random_weight=args.random_weight)
+    if args.rule_weight is not None:
+        config = replace(config, rule_weight=args.rule_weight)
     if args.unlabelled_weight is not None:
         config = replace(config, unlabelled_weight=args.unlabelled_weight)
     if args.half_life_days is not None:

@@ -12,7 +12,11 @@ cut-off (old labels still count, for what has not changed).
 
 Selection bias: labels exist only where a container was inspected, and the past policy chose what to
 inspect. Rows selected at random are the only unbiased sample, so they get ``random_weight`` times the
-weight of rule-selected rows. Uninspected containers can join as negatives with ``unlabelled_weight``
+weight of rule-selected rows. Rows selected by analysts' rules and tips (selection ``"rule"``) were chosen
+on knowledge the features do not hold — an informant, a watchlist — so whether they held drugs says what
+that knowledge found, not what the declaration and the parties' records show: they weigh ``rule_weight``
+(0 by default: left out of training, while their results still count in party histories and finding
+rates). Uninspected containers can join as negatives with ``unlabelled_weight``
 (0 by default: at a 0.4 % base rate they are mostly clean, but they also carry the old policy's blind
 spots as "clean"). What the bias leaves — the model is most reliable where the old policy looked — is
 stated on the model card.
@@ -50,7 +54,8 @@ FEATURE_CONFIG_FILE = "feature_config.json"
 SELECTION_BIAS = (
     "Labels come only from inspected containers (positive: drugs found). Rule-selected inspections over-"
     "represent what the legacy policy already suspected; random-selection labels (the unbiased sample) are "
-    "weighted {random_weight:g}x; uninspected containers {unlabelled}. Expect the model to be best where the "
+    "weighted {random_weight:g}x; selections by analysts' rules and tips, made on knowledge outside the features, "
+    "{rule}; uninspected containers {unlabelled}. Expect the model to be best where the "
     "old policy looked and weakest on patterns it never selected (new routes and methods); keep a random "
     "share of scans so that such patterns get labels."
 )
@@ -66,6 +71,8 @@ class TrainConfig:
     valid_share: float = 0.25  # of the labelled time before the cut-off, the last part validates
     refresh_days: float = 1.0  # table refresh interval during replay
     random_weight: float = 3.0
+    # Intelligence-led selections (tips, watchlists) are not at random given the features (see above).
+    rule_weight: float = 0.0
     unlabelled_weight: float = 0.0
     # Concept drift (DOMAIN.md): methods and routes shift, so a label's weight halves every this many days
     # before the cut-off. None: every labelled day counts the same.
@@ -154,12 +161,14 @@ def training_rows(history: History, feats: Features, periods: Periods, config: T
     usable = feats.version >= 0
     if config.unlabelled_weight <= 0:
         usable = usable & known.inspected
+    if config.rule_weight <= 0:
+        usable = usable & (known.selection != "rule")
     train = usable & period_mask(history, periods.tables_end, periods.train_end)
     valid = usable & period_mask(history, periods.train_end, periods.valid_end)
     # A container counts once whatever its number of declarations (original plus amendments).
     per_container = 1.0 / np.maximum(known.declarations, 1)
-    weight = np.where(known.selection == "random", config.random_weight,
-                      np.where(known.inspected, 1.0, config.unlabelled_weight)) * per_container
+    weight = np.select([known.selection == "random", known.selection == "rule", known.inspected],
+                       [config.random_weight, config.rule_weight, 1.0], config.unlabelled_weight) * per_container
     if config.recency_half_life_days is not None:
         age_days = (periods.valid_end - history.events["event_time"]).dt.total_seconds().to_numpy() / 86_400.0
         weight = weight * np.exp2(-np.clip(age_days, 0.0, None) / config.recency_half_life_days)
@@ -264,13 +273,15 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
         parity=parity.to_dict(),
         selection_bias=SELECTION_BIAS.format(
             random_weight=config.random_weight,
+            rule="are left out" if config.rule_weight <= 0 else f"are weighted {config.rule_weight:g}x",
             unlabelled="are left out" if config.unlabelled_weight <= 0
             else f"join as negatives with weight {config.unlabelled_weight:g}"),
         extra={"tables_file": TABLES_FILE, "tables_digest": feats.tables.digest,
                "feature_config": config.features.to_dict(), "periods": periods.to_dict(),
                "decision_threshold": threshold, "refresh_days": config.refresh_days,
                "params": {k: v for k, v in config.params.items()}, "seed": config.seed,
-               "random_weight": config.random_weight, "unlabelled_weight": config.unlabelled_weight,
+               "random_weight": config.random_weight, "rule_weight": config.rule_weight,
+               "unlabelled_weight": config.unlabelled_weight,
                "recency_half_life_days": config.recency_half_life_days},
     )
     return save_artifact(out_dir, booster, onnx_bytes, card, extra_files={TABLES_FILE: tables_bytes})

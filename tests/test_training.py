@@ -188,3 +188,25 @@ def test_a_labels_weight_halves_every_half_life_before_the_cut_off() -> None:
     age_days = (periods.valid_end - history.events["event_time"]).dt.total_seconds().to_numpy()[used] / 86_400
     assert np.allclose(recent.weight[used] / flat.weight[used], 0.5 ** (age_days / 7.0))
     assert recent.weight[used].max() <= flat.weight[used].max()  # nothing gains weight
+
+
+def test_labels_of_analysts_rules_and_tips_are_left_out_unless_weighted() -> None:
+    from models.dataset import Features
+    from models.train import training_rows
+
+    history = load_history(small_world())
+    periods = split(history, TRAIN)
+    n = len(history.events)
+    feats = Features(np.zeros((n, 1), np.float32), np.zeros(n, np.int64), None, ("x",))  # type: ignore[arg-type]
+    flat = dataclasses.replace(TRAIN, recency_half_life_days=None)
+    left_out = training_rows(history, feats, periods, flat)
+    kept = training_rows(history, feats, periods, dataclasses.replace(flat, rule_weight=0.5))
+    rule = kept.selection == "rule"
+    used, all_used = left_out.train | left_out.valid, kept.train | kept.valid
+    assert (rule & all_used).any() and (all_used & ~rule).any()
+    assert not (used & rule).any() and (used == (all_used & ~rule)).all()  # only the rule rows differ
+    legacy = all_used & (kept.selection == "legacy")
+    random = all_used & (kept.selection == "random")
+    # A container of one declaration weighs 0.5 when a rule chose it, 1 when the legacy rules did, 3 at random.
+    assert np.isclose(np.max(kept.weight[rule & all_used]), 0.5 * np.max(kept.weight[legacy]))
+    assert np.isclose(np.max(kept.weight[random]), TRAIN.random_weight * np.max(kept.weight[legacy]))
