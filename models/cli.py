@@ -34,7 +34,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     train.add_argument("--refresh-days", type=float, default=1.0,
                        help="refresh interval of the reference tables during replay (default 1 day)")
     train.add_argument("--random-weight", type=float, default=None,
-                       help="weight of random-selection labels relative to rule-selected ones (default 3)")
+                       help="weight of random-selection labels relative to the legacy policy's selections (default 3)")
     train.add_argument("--rule-weight", type=float, default=None,
                        help="weight of labels from analysts' rules and tips, selected on knowledge outside the "
                             "features (default 0: left out)")
