@@ -170,11 +170,11 @@ class Replay:
 
     @functools.cached_property
     def legacy_labels(self) -> np.ndarray:
-        return self._per_segment(self.rows.train | self.rows.valid)
+        return self._per_segment((self.rows.train | self.rows.valid) & self.rows.labelled)
 
     @functools.cached_property
     def legacy_finds(self) -> np.ndarray:
-        return self._per_segment((self.rows.train | self.rows.valid) & self.rows.y)
+        return self._per_segment((self.rows.train | self.rows.valid) & self.rows.labelled & self.rows.y)
 
     def _per_segment(self, rows: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
         """Containers (declarations weighted 1/their count, times ``weight``) of ``rows`` per segment."""
@@ -283,7 +283,8 @@ class Replay:
         if not known.any():
             return previous, {**summary, "retrained": False}
         y = np.where(known, scans.found, self.rows.y)
-        booster = refit(self.X, y, weight, rows, self.feats.names, cfg, previous.current_iteration())
+        booster = refit(self.X, y, weight, rows, self.feats.names, cfg, previous.current_iteration(),
+                        self.rows.labelled | known)
         return booster, {**summary, "retrained": True}
 
 
@@ -363,7 +364,7 @@ def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: Back
     cuts = cutoffs(periods, train_config.refresh_days)
     feats = featurise(history, train_config.features, cuts)
     rows = training_rows(history, feats, periods, train_config)
-    booster, _ = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, train_config)
+    booster, _ = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, train_config, rows.labelled)
     scale = world_scale(world)
     caps = {port: capacity * scale for port, capacity in capacities.items()}
     replay = Replay(history, truth, feats, periods, rows, config, train_config, detection)

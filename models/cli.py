@@ -39,7 +39,10 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                        help="weight of labels from analysts' rules and tips, selected on knowledge outside the "
                             "features (default 0: left out)")
     train.add_argument("--unlabelled-weight", type=float, default=None,
-                       help="weight of uninspected containers as negatives (default 0: left out)")
+                       help="weight of each uninspected container of the training period as a negative, "
+                            "relative to an inspected one (default 0: left out)")
+    train.add_argument("--unlabelled-sample", type=_positive_int, default=None,
+                       help="uninspected containers drawn at random to stand for all of them (default 200000)")
     train.add_argument("--half-life-days", type=float, default=None,
                        help="a label's weight halves every this many days before the cut-off, for drift "
                             "(default 30; 0: all days weigh the same)")
@@ -128,6 +131,16 @@ def _holdout(text: str) -> float:
     return share
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
 def _rates(text: str) -> tuple[float, ...]:
     try:
         rates = tuple(float(part) for part in text.split(","))
@@ -150,6 +163,8 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
         config = replace(config, rule_weight=args.rule_weight)
     if args.unlabelled_weight is not None:
         config = replace(config, unlabelled_weight=args.unlabelled_weight)
+    if args.unlabelled_sample is not None:
+        config = replace(config, unlabelled_sample=args.unlabelled_sample)
     if args.half_life_days is not None:
         config = replace(config, recency_half_life_days=args.half_life_days or None)
     if args.holdout_share is not None:

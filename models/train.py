@@ -16,10 +16,14 @@ weight of the legacy policy's selections. Rows selected by analysts' rules and t
 on knowledge the features do not hold — an informant, a watchlist — so whether they held drugs says what
 that knowledge found, not what the declaration and the parties' records show: they weigh ``rule_weight``
 (0 by default: left out of training, while their results still count in party histories and finding
-rates). Uninspected containers can join as negatives with ``unlabelled_weight``
-(0 by default: at a 0.4 % base rate they are mostly clean, but they also carry the old policy's blind
-spots as "clean"). What the bias leaves — the model is most reliable where the old policy looked — is
-stated on the model card.
+rates). Uninspected containers of the training period can join as negatives ("positive-unlabelled"
+learning) with ``unlabelled_weight`` each, relative to an inspected one: at a 0.4 % base rate they are
+mostly clean, and they show the model the whole population it will rank — the containers the old policy
+never looked at included — where the inspected ones show only what that policy chose. They also carry the
+old policy's blind spots as "clean", hence the small weight. ``unlabelled_sample`` of them are drawn at
+random to stand for all (each weighted up by the share left out), which keeps the fit small. Validation
+stays on inspected rows: early stopping is judged on labels. What the bias leaves — the model is most
+reliable where the old policy looked — is stated on the model card.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ class TrainConfig:
     # Intelligence-led selections (tips, watchlists) are not at random given the features (see above).
     rule_weight: float = 0.0
     unlabelled_weight: float = 0.0
+    unlabelled_sample: int | None = 200_000  # uninspected training rows drawn to stand for all; None: all
     # Concept drift (DOMAIN.md): methods and routes shift, so a label's weight halves every this many days
     # before the cut-off. None: every labelled day counts the same.
     recency_half_life_days: float | None = 30.0
@@ -153,35 +158,60 @@ class Rows:
     y: np.ndarray
     weight: np.ndarray
     selection: np.ndarray
+    labelled: np.ndarray  # inspected rows with a label the model may learn from (the rest of train: unlabelled)
 
 
 def training_rows(history: History, feats: Features, periods: Periods, config: TrainConfig) -> Rows:
     """Which rows train and validate, with labels known before the cut-off and their weights."""
     known = labels(history, periods.valid_end)  # valid_end is the training cut-off
-    usable = feats.version >= 0
-    if config.unlabelled_weight <= 0:
-        usable = usable & known.inspected
+    labelled = (feats.version >= 0) & known.inspected
     if config.rule_weight <= 0:
-        usable = usable & (known.selection != "rule")
-    train = usable & period_mask(history, periods.tables_end, periods.train_end)
-    valid = usable & period_mask(history, periods.train_end, periods.valid_end)
+        labelled = labelled & (known.selection != "rule")
+    in_train = period_mask(history, periods.tables_end, periods.train_end)
+    train = labelled & in_train
+    valid = labelled & period_mask(history, periods.train_end, periods.valid_end)
     # A container counts once whatever its number of declarations (original plus amendments).
     per_container = 1.0 / np.maximum(known.declarations, 1)
     weight = np.select([known.selection == "random", known.selection == "rule", known.inspected],
-                       [config.random_weight, config.rule_weight, 1.0], config.unlabelled_weight) * per_container
+                       [config.random_weight, config.rule_weight, 1.0], 0.0) * per_container
+    if config.unlabelled_weight > 0:
+        drawn = _unlabelled_draw(np.flatnonzero((feats.version >= 0) & ~known.inspected & in_train), config)
+        train[drawn.rows] = True
+        weight[drawn.rows] = config.unlabelled_weight * drawn.scale * per_container[drawn.rows]
     if config.recency_half_life_days is not None:
         age_days = (periods.valid_end - history.events["event_time"]).dt.total_seconds().to_numpy() / 86_400.0
         weight = weight * np.exp2(-np.clip(age_days, 0.0, None) / config.recency_half_life_days)
     if not known.drugs[train].any() or not known.drugs[valid].any():
         raise DataError(f"no drug finding among the labelled rows of the training ({int(known.drugs[train].sum())})"
                         f" or validation ({int(known.drugs[valid].sum())}) period: nothing to learn from")
-    return Rows(train, valid, known.drugs, weight, known.selection)
+    return Rows(train, valid, known.drugs, weight, known.selection, labelled)
+
+
+@dataclass(frozen=True)
+class _Draw:
+    rows: np.ndarray  # sorted row indices
+    scale: float  # how many uninspected rows each drawn one stands for
+
+
+def _unlabelled_draw(candidates: np.ndarray, config: TrainConfig) -> _Draw:
+    """``config.unlabelled_sample`` of the uninspected training rows, drawn at random (seeded), or all."""
+    n = config.unlabelled_sample
+    if n is None or n >= candidates.size:
+        return _Draw(candidates, 1.0)
+    if n <= 0:
+        raise ValueError(f"unlabelled_sample must be positive or None, not {n}")
+    rng = np.random.default_rng([config.seed, 0x5EED])
+    return _Draw(np.sort(rng.choice(candidates, size=n, replace=False)), candidates.size / n)
 
 
 def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: np.ndarray, names: tuple[str, ...],
-        config: TrainConfig) -> tuple[lightgbm.Booster, dict[str, Any]]:
-    """Early-stopped fit on ``train`` (judged on ``valid``), then a refit on both with the rounds found."""
-    base = _params(y, train, names, config)  # the refit keeps the training rows' class balance
+        config: TrainConfig, labelled: np.ndarray | None = None) -> tuple[lightgbm.Booster, dict[str, Any]]:
+    """Early-stopped fit on ``train`` (judged on ``valid``), then a refit on both with the rounds found.
+
+    ``labelled`` marks the inspected rows (default: all): their class balance sets the positives' weight,
+    so that uninspected negatives change it only through their own weight.
+    """
+    base = _params(y, train if labelled is None else train & labelled, names, config)  # kept by the refit
     params = {**base, "metric": [config.stop_metric], "first_metric_only": True}
     dtrain = lightgbm.Dataset(X[train], y[train], weight=w[train], feature_name=list(names), free_raw_data=False)
     dvalid = lightgbm.Dataset(X[valid], y[valid], weight=w[valid], reference=dtrain)
@@ -201,9 +231,10 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: n
 
 
 def refit(X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray, names: tuple[str, ...], config: TrainConfig,
-          rounds: int) -> lightgbm.Booster:
+          rounds: int, labelled: np.ndarray | None = None) -> lightgbm.Booster:
     """A model of ``rounds`` trees on ``rows`` (no early stopping: the rounds were found before)."""
-    return _grow(X, y, w, rows, names, _params(y, rows, names, config), rounds)
+    return _grow(X, y, w, rows, names, _params(y, rows if labelled is None else rows & labelled, names, config),
+                 rounds)
 
 
 def _grow(X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray, names: tuple[str, ...],
@@ -252,7 +283,7 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
     log.info("periods %s", periods.to_dict())
     feats = featurise(history, config.features, cutoffs(periods, config.refresh_days))
     rows = training_rows(history, feats, periods, config)
-    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, config)
+    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, config, rows.labelled)
 
     later = period_mask(history, periods.train_end, periods.valid_end)
     p_later = np.asarray(booster.predict(feats.X[later]))
@@ -275,13 +306,13 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
             random_weight=config.random_weight,
             rule="are left out" if config.rule_weight <= 0 else f"are weighted {config.rule_weight:g}x",
             unlabelled="are left out" if config.unlabelled_weight <= 0
-            else f"join as negatives with weight {config.unlabelled_weight:g}"),
+            else f"of the training period join as negatives with weight {config.unlabelled_weight:g} each"),
         extra={"tables_file": TABLES_FILE, "tables_digest": feats.tables.digest,
                "feature_config": config.features.to_dict(), "periods": periods.to_dict(),
                "decision_threshold": threshold, "refresh_days": config.refresh_days,
                "params": {k: v for k, v in config.params.items()}, "seed": config.seed,
                "random_weight": config.random_weight, "rule_weight": config.rule_weight,
-               "unlabelled_weight": config.unlabelled_weight,
+               "unlabelled_weight": config.unlabelled_weight, "unlabelled_sample": config.unlabelled_sample,
                "recency_half_life_days": config.recency_half_life_days},
     )
     return save_artifact(out_dir, booster, onnx_bytes, card, extra_files={TABLES_FILE: tables_bytes})
@@ -297,11 +328,12 @@ def _data_summary(history: History, periods: Periods, rows: Rows, imported: dict
                   ) -> dict[str, Any]:
     """What the model was trained on; for an imported history also its ``import.json`` (mapping, summary)."""
     before = period_mask(history, periods.start, periods.valid_end)
-    used = rows.train | rows.valid
+    used = (rows.train | rows.valid) & rows.labelled
     return {
         "events_replayed": len(history.events),
         "events_before_cutoff": int(before.sum()),
         "rows_used": int(used.sum()),
+        "unlabelled_rows_used": int((rows.train & ~rows.labelled).sum()),
         "positives_used": int(rows.y[used].sum()),
         "random_selection_rows": int((used & (rows.selection == "random")).sum()),
         "outcomes": len(history.outcomes),

@@ -17,7 +17,7 @@ from features.config import FeatureConfig, PartyRole
 from features.pipeline import FeaturePipeline
 from features.tables import TABLES_FILE, ReferenceTables
 from models.artifact import load_card, verify_files
-from models.dataset import load_history
+from models.dataset import Features, History, Periods, load_history
 from models.train import cutoffs, split, train_model
 from portrisk.cli import main
 from portrisk.errors import DataError, ModelError
@@ -173,14 +173,19 @@ def test_a_history_declares_its_own_feature_configuration(tmp_path: Path) -> Non
     ScoringSession.load(tmp_path / "model", worker.names)  # the hash matches: no error
 
 
+def _featureless(n_features: int) -> tuple[History, Periods, Features]:
+    """The small world's history and periods, with all-zero features (for tests of rows and weights)."""
+    history = load_history(small_world())
+    n = len(history.events)
+    feats = Features(np.zeros((n, n_features), np.float32), np.zeros(n, np.int64), None,  # type: ignore[arg-type]
+                     tuple(f"x{i}" for i in range(n_features)))
+    return history, split(history, TRAIN), feats
+
+
 def test_a_labels_weight_halves_every_half_life_before_the_cut_off() -> None:
-    from models.dataset import Features
     from models.train import training_rows
 
-    history = load_history(small_world())
-    periods = split(history, TRAIN)
-    n = len(history.events)
-    feats = Features(np.zeros((n, 1), np.float32), np.zeros(n, np.int64), None, ("x",))  # type: ignore[arg-type]
+    history, periods, feats = _featureless(n_features=1)
     flat = training_rows(history, feats, periods, dataclasses.replace(TRAIN, recency_half_life_days=None))
     recent = training_rows(history, feats, periods, dataclasses.replace(TRAIN, recency_half_life_days=7.0))
     used = flat.train | flat.valid
@@ -191,13 +196,9 @@ def test_a_labels_weight_halves_every_half_life_before_the_cut_off() -> None:
 
 
 def test_labels_of_analysts_rules_and_tips_are_left_out_unless_weighted() -> None:
-    from models.dataset import Features
     from models.train import training_rows
 
-    history = load_history(small_world())
-    periods = split(history, TRAIN)
-    n = len(history.events)
-    feats = Features(np.zeros((n, 1), np.float32), np.zeros(n, np.int64), None, ("x",))  # type: ignore[arg-type]
+    history, periods, feats = _featureless(n_features=1)
     flat = dataclasses.replace(TRAIN, recency_half_life_days=None)
     left_out = training_rows(history, feats, periods, flat)
     kept = training_rows(history, feats, periods, dataclasses.replace(flat, rule_weight=0.5))
@@ -210,3 +211,38 @@ def test_labels_of_analysts_rules_and_tips_are_left_out_unless_weighted() -> Non
     # A container of one declaration weighs 0.5 when a rule chose it, 1 when the legacy rules did, 3 at random.
     assert np.isclose(np.max(kept.weight[rule & all_used]), 0.5 * np.max(kept.weight[legacy]))
     assert np.isclose(np.max(kept.weight[random]), TRAIN.random_weight * np.max(kept.weight[legacy]))
+
+
+def test_a_random_sample_of_uninspected_containers_joins_training_as_weighted_negatives() -> None:
+    from models.dataset import labels, period_mask
+    from models.train import fit, training_rows
+
+    history, periods, feats = _featureless(n_features=1)
+    flat = dataclasses.replace(TRAIN, recency_half_life_days=None)
+    base = training_rows(history, feats, periods, flat)
+    known = labels(history, periods.valid_end)
+    candidates = ~known.inspected & period_mask(history, periods.tables_end, periods.train_end)
+    assert not (base.train & ~base.labelled).any() and candidates.sum() > 200
+
+    pu = dataclasses.replace(flat, unlabelled_weight=0.1, unlabelled_sample=200)
+    rows = training_rows(history, feats, periods, pu)
+    drawn = rows.train & ~rows.labelled
+    assert drawn.sum() == 200 and not (drawn & ~candidates).any() and not rows.y[drawn].any()
+    assert (rows.valid == base.valid).all() and ((rows.train & rows.labelled) == base.train).all()  # labels unchanged
+    # Each drawn row stands for (candidates / 200) of them: together they weigh 0.1 per uninspected container.
+    per_container = 1.0 / np.maximum(known.declarations, 1)
+    assert np.allclose(rows.weight[drawn], 0.1 * candidates.sum() / 200 * per_container[drawn])
+    assert (training_rows(history, feats, periods, pu).train == rows.train).all()  # seeded: the same draw
+    other = training_rows(history, feats, periods, dataclasses.replace(pu, seed=1))
+    assert not (other.train == rows.train).all()
+    every = training_rows(history, feats, periods, dataclasses.replace(pu, unlabelled_sample=None))
+    assert ((every.train & ~every.labelled) == candidates & (feats.version >= 0)).all()
+    assert np.allclose(every.weight[candidates], 0.1 * per_container[candidates])
+
+    # The findings' weight follows the inspected rows' class balance, not the number of rows drawn.
+    X = np.random.default_rng(0).normal(size=(len(rows.y), 1)).astype(np.float32)
+    quick = dataclasses.replace(pu, max_rounds=5, min_rounds=1, patience=1)
+    _, with_labelled = fit(X, rows.y, rows.weight, rows.train, rows.valid, ("x0",), quick, rows.labelled)
+    _, without = fit(X, base.y, base.weight, base.train, base.valid, ("x0",), quick)
+    _, counted = fit(X, rows.y, rows.weight, rows.train, rows.valid, ("x0",), quick)
+    assert with_labelled["scale_pos_weight"] == without["scale_pos_weight"] < counted["scale_pos_weight"]
