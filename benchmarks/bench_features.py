@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--baseline", default=BASELINE_REV,
                         help="git revision whose feature code is the baseline, or 'none' (default: %(default).12s)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
     args = parser.parse_args()
     days, scale, reps = (4, 0.1, 2) if args.quick else (7, 0.5, args.repetitions)
     if hasattr(os, "sched_setaffinity"):
@@ -97,9 +98,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-features-") as work:
         result = run(args, days, scale, reps, Path(work))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.out}")
 
 
 def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path) -> dict[str, object]:

@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--big-rows", type=int, default=0, help="also import a file of this many rows")
     parser.add_argument("--baseline", default=BASELINE_REV,
                         help="git revision whose feature code is the baseline, or 'none' (default: %(default).12s)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
     args = parser.parse_args()
     days, scale, reps = (6, 0.1, 2) if args.quick else (21, 0.6, args.repetitions)
     if hasattr(os, "sched_setaffinity"):
@@ -273,9 +274,9 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
         result["evaluation_with_truth"] = truth_report
         print("\nthe same model on the simulated world, against its truth (portrisk evaluate with truth):")
         print(format_report(truth_report))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"written to {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument("--train-threads", type=int, default=2)
     parser.add_argument("--onnx-threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="small models, worlds and few calls")
     args = parser.parse_args()
     if args.quick:

@@ -1,0 +1,64 @@
+"""The benchmark programs keep running: each, in its smallest mode, checks its own outputs and writes its figures.
+
+Speed is not asserted here (it is measured by the full runs: README, "Benchmarks"). What is asserted is
+that every program that needs no broker still runs end to end against the current code — its
+correctness checks (parity, identical feature vectors, policy paths agreeing) included — and writes a
+JSON document with the figures and the baseline measured in the same run. `bench_worker.py` needs a
+broker and minutes of offered load; the worker's path is covered by the integration tests instead.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_benchmark(name: str, out: Path, *args: str) -> dict[str, Any]:
+    """Run ``benchmarks/<name>.py`` with ``args`` and ``--out``; its JSON document."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *args, "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    document: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return document
+
+
+def test_bench_world_writes_its_rate_and_baseline(tmp_path: Path) -> None:
+    doc = run_benchmark("bench_world", tmp_path / "world.json", "--quick")
+    assert doc["events"] > 0 and doc["events_per_s_p50"] > 0
+    assert doc["baseline_per_event_pydantic_events_per_s"] > 0
+
+
+def test_bench_features_checks_its_vectors_and_writes_every_case(tmp_path: Path) -> None:
+    doc = run_benchmark("bench_features", tmp_path / "features.json", "--quick")
+    assert doc["quick"] is True and doc["features"] > 0
+    assert {"replay", "baseline_replay"} <= set(doc["cases"])
+    assert all(case["p50_events_per_s"] > 0 for case in doc["cases"].values())
+    assert doc["baseline"]["identical_vectors"] is True
+
+
+def test_bench_import_writes_its_cases(tmp_path: Path) -> None:
+    doc = run_benchmark("bench_import", tmp_path / "import.json", "--quick")
+    assert doc["quick"] is True and doc["features_identical_to_simulated_path"] is True
+    assert {"import_csv", "import_and_featurise"} <= set(doc["cases"])
+
+
+def test_bench_scoring_times_the_served_and_the_stress_model(tmp_path: Path) -> None:
+    doc = run_benchmark("bench_scoring", tmp_path / "scoring.json", "--quick", "--onnx-threads", "1")
+    assert doc["models"]["served"]["path"].endswith("default") and doc["models"]["served"]["rows"] > 0
+    assert doc["stress_parity"]["max_abs_delta"] <= 1e-5
+    seen = {(c["model"], c["runtime"], c["batch_size"]) for c in doc["cases"]}
+    for model in ("served", "stress"):  # each model as ONNX and as its own LightGBM, single rows and batches
+        assert {(model, "onnxruntime", 1), (model, "lightgbm", 1), (model, "onnxruntime", 1024),
+                (model, "lightgbm", 1024)} <= seen
+    assert all(c["p50_us_per_row"] > 0 for c in doc["cases"])
+
+
+def test_bench_policy_checks_both_decision_paths(tmp_path: Path) -> None:
+    doc = run_benchmark("bench_policy", tmp_path / "policy.json", "--runs", "1")
+    assert {"decide", "decide_batch", "baseline_fixed_threshold"} <= set(doc["results"])
+    assert doc["results"]["baseline_fixed_threshold"]["relative_to_baseline"] == 1.0
