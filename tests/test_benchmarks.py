@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,16 +30,22 @@ def _baseline_rev() -> str:
 
 def baseline_args() -> list[str]:
     """The feature benchmarks compare with the feature code of an old commit, taken from git: in a shallow
-    clone (no such commit) they run without that baseline rather than fail."""
+    clone (no such commit) they run without that baseline rather than fail, and the tests check that the
+    document says so."""
     found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{_baseline_rev()}^{{commit}}"],
                            capture_output=True, check=False)
     return [] if found.returncode == 0 else ["--baseline", "none"]
 
 
 def run_benchmark(name: str, out: Path, *args: str) -> dict[str, Any]:
-    """Run ``benchmarks/<name>.py`` with ``args`` and ``--out``; its JSON document."""
+    """Run ``benchmarks/<name>.py`` with ``args`` and ``--out``; its JSON document.
+
+    The programs check their outputs with ``assert`` before timing anything, so they run with assertions on
+    whatever ``PYTHONOPTIMIZE`` says here: a failed check is a non-zero exit.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONOPTIMIZE"}
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *args, "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     document: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return document
@@ -56,14 +63,19 @@ def test_bench_features_checks_its_vectors_and_writes_every_case(tmp_path: Path)
     assert doc["quick"] is True and doc["features"] > 0
     assert {"replay", "online"} <= set(doc["cases"])
     assert all(case["p50_events_per_s"] > 0 for case in doc["cases"].values())
-    if not extra:  # with the baseline: its vectors were checked equal before anything was timed
-        assert "baseline_replay" in doc["cases"] and doc["baseline"]["identical_vectors"] is True
+    if extra:  # a shallow clone: no baseline, and the document says so
+        assert doc["baseline"] is None and "baseline_replay" not in doc["cases"]
+    else:  # the baseline's vectors were checked equal to today's (an exit otherwise) before it was timed
+        assert doc["baseline"]["rev"] == _baseline_rev() and doc["cases"]["baseline_replay"]["p50_events_per_s"] > 0
 
 
 def test_bench_import_writes_its_cases(tmp_path: Path) -> None:
-    doc = run_benchmark("bench_import", tmp_path / "import.json", "--quick", *baseline_args())
-    assert doc["quick"] is True and doc["features_identical_to_simulated_path"] is True
+    extra = baseline_args()
+    doc = run_benchmark("bench_import", tmp_path / "import.json", "--quick", *extra)
+    assert doc["quick"] is True and doc["world"]["rows"] > 0
     assert {"import_csv", "import_and_featurise"} <= set(doc["cases"])
+    assert all(case["p50_rows_per_s"] > 0 for case in doc["cases"].values())
+    assert (doc["baseline"] is None) == bool(extra)
 
 
 def test_bench_scoring_times_the_served_and_the_stress_model(tmp_path: Path) -> None:
@@ -80,4 +92,7 @@ def test_bench_scoring_times_the_served_and_the_stress_model(tmp_path: Path) -> 
 def test_bench_policy_checks_both_decision_paths(tmp_path: Path) -> None:
     doc = run_benchmark("bench_policy", tmp_path / "policy.json", "--runs", "1")
     assert {"decide", "decide_batch", "baseline_fixed_threshold"} <= set(doc["results"])
-    assert doc["results"]["baseline_fixed_threshold"]["relative_to_baseline"] == 1.0
+    assert all(r["decisions_per_s_median"] > 0 for r in doc["results"].values())
+    # The scan flags of the last simulated day track the port's capacity (checked by the program, recorded here).
+    workload = doc["workload"]
+    assert abs(workload["flags_last_day"] - workload["capacity_per_day"]) <= 0.25 * workload["capacity_per_day"]
