@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import tempfile
@@ -49,6 +48,7 @@ from statistics import median
 import numpy as np
 import pandas as pd
 from feature_baseline import BASELINE_REV, Baseline
+from results_file import add_out_argument, save_results
 
 from features.config import FeatureConfig
 from features.contract import ManifestEvent
@@ -60,7 +60,6 @@ from models.tables import build_tables
 from models.world import generate_world, make_config
 
 TARGET_EVENTS_PER_S = 30_000
-RESULTS = Path(__file__).parent / "results" / "features.json"
 ONLINE_EVENTS = 20_000  # pydantic objects for the baseline: enough for a stable rate, quick to build
 
 
@@ -90,7 +89,7 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--baseline", default=BASELINE_REV,
                         help="git revision whose feature code is the baseline, or 'none' (default: %(default).12s)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
+    add_out_argument(parser, "features")
     args = parser.parse_args()
     days, scale, reps = (4, 0.1, 2) if args.quick else (7, 0.5, args.repetitions)
     if hasattr(os, "sched_setaffinity"):
@@ -98,9 +97,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-features-") as work:
         result = run(args, days, scale, reps, Path(work))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.out}")
+    save_results(result, args.out)
 
 
 def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path) -> dict[str, object]:

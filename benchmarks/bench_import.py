@@ -60,6 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from feature_baseline import BASELINE_REV, Baseline
+from results_file import add_out_argument, save_results
 
 from features.config import FeatureConfig
 from features.pipeline import FeaturePipeline
@@ -76,7 +77,6 @@ from models.train import TrainConfig, cutoffs, split, train_model
 from models.world import simulate
 
 TARGET_ROWS_PER_S = 50_000
-RESULTS = Path(__file__).parent / "results" / "import.json"
 
 
 def featurise_dir(history_dir: Path, tables: Any) -> int:
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--big-rows", type=int, default=0, help="also import a file of this many rows")
     parser.add_argument("--baseline", default=BASELINE_REV,
                         help="git revision whose feature code is the baseline, or 'none' (default: %(default).12s)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
+    add_out_argument(parser, "import")
     args = parser.parse_args()
     days, scale, reps = (6, 0.1, 2) if args.quick else (21, 0.6, args.repetitions)
     if hasattr(os, "sched_setaffinity"):
@@ -274,9 +274,7 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
         result["evaluation_with_truth"] = truth_report
         print("\nthe same model on the simulated world, against its truth (portrisk evaluate with truth):")
         print(format_report(truth_report))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"written to {args.out}")
+    save_results(result, args.out, default=str)
 
 
 if __name__ == "__main__":

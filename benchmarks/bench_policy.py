@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from results_file import add_out_argument, save_results
 
 from features.contract import ManifestEvent
 from features.ports import PortConfig
@@ -104,7 +105,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rules", type=Path, default=ROOT / "config" / "rules.example.toml")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "policy.json")
+    add_out_argument(parser, "policy")
     args = parser.parse_args()
 
     events, scores = workload(args.events, args.seed)
@@ -138,8 +139,7 @@ def main() -> None:
                            "flags_last_day": int(flags)},
               "machine": {"python": platform.python_version(), "processor": platform.machine()},
               "results": summary}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    save_results(report, args.out)
     print(json.dumps(report["results"], indent=2))
 
 

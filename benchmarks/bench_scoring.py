@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 import lightgbm
 import numpy as np
 import onnxruntime as ort
+from results_file import add_out_argument, save_results
 
 from features.pipeline import FeaturePipeline
 from features.replay import replay
@@ -47,7 +47,6 @@ from models.world import generate_world, make_config
 from scoring.session import ScoringSession
 
 TARGET_US_PER_ROW = 10.0
-RESULTS = Path(__file__).parent / "results" / "scoring.json"
 SERVED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
 
 
@@ -199,7 +198,7 @@ def main() -> None:
     parser.add_argument("--train-threads", type=int, default=2)
     parser.add_argument("--onnx-threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
+    add_out_argument(parser, "scoring")
     parser.add_argument("--quick", action="store_true", help="small models, worlds and few calls")
     args = parser.parse_args()
     if args.quick:
@@ -248,7 +247,6 @@ def print_table(results: list[CaseResult]) -> None:
 def write_json(args: argparse.Namespace, results: list[CaseResult], parity: dict[str, object],
                models: dict[str, dict[str, object]]) -> None:
     """Everything needed to compare two runs: environment, model shape, parity and the timings."""
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "benchmark": "scoring",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -262,8 +260,7 @@ def write_json(args: argparse.Namespace, results: list[CaseResult], parity: dict
         "repetitions": args.reps,
         "cases": [asdict(r) for r in results],
     }
-    args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten {args.out}")
+    save_results(document, args.out)
 
 
 if __name__ == "__main__":

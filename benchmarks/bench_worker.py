@@ -13,7 +13,6 @@ Uses PORTRISK_KAFKA_BOOTSTRAP or starts the local broker. Every measurement gets
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
+from results_file import add_out_argument, save_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -39,8 +39,6 @@ from portrisk.metrics import WorkerMetrics
 from portrisk.settings import Settings, load_settings
 from stream.kafka_clients import make_consumer, make_producer
 from stream.topics import TopicNames, create_topics, delete_topics, topic_specs
-
-RESULTS = Path(__file__).resolve().parent / "results" / "worker.json"
 
 
 def fresh_settings(base: Settings, bootstrap: str, home: Path, prefixes: list[str]) -> Settings:
@@ -169,7 +167,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--quick", action="store_true", help="a smoke run with few events")
     parser.add_argument("--latency-only", action="store_true", help="skip the multi-process throughput runs")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
+    add_out_argument(parser, "worker")
     args = parser.parse_args()
     base = load_settings()
     bootstrap = bootstrap_servers(base, start_local=True)
@@ -214,9 +212,7 @@ def measure(args: argparse.Namespace, base: Settings, bootstrap: str, prefixes: 
         latencies.append(lat)
         print(f"latency at {rate:6,.0f}/s       p50 {lat['p50_ms']:7.1f} ms  p99 {lat['p99_ms']:7.1f} ms  "
               f"max {lat['max_ms']:7.1f} ms  ({lat['events']:,} events)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"saved {args.out}")
+    save_results(results, args.out)
 
 
 if __name__ == "__main__":

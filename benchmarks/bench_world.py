@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import statistics
@@ -25,12 +24,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from results_file import add_out_argument, save_results
 
 from features.contract import MANIFEST_FIELDS, ManifestEvent, decode_manifest, encode_event
 from features.records import frame_records
 from models.world import generate_world, make_config, write_world
 
-RESULTS = Path(__file__).parent / "results" / "world.json"
 TARGET_S_PER_MILLION = 60.0
 EVENTS_PER_SCALE_MONTH = 886_000  # ~events of 30 days at scale 1 with the default ports
 
@@ -57,7 +56,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small world, one run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--events", type=int, default=1_000_000, help="approximate events per run")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
+    add_out_argument(parser, "world")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):  # one core, as the target says; the machine is shared anyway
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -106,9 +105,7 @@ def main() -> None:
           f"(target {TARGET_S_PER_MILLION:.0f} s); Parquet write {write_s:.2f} s")
     print(f"baseline: building a validated ManifestEvent per event alone runs at {baseline:,.0f} events/s; "
           f"generating the whole world by columns is {result['speedup_over_baseline_p50']}x that")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written {args.out}")
+    save_results(result, args.out)
 
 
 if __name__ == "__main__":

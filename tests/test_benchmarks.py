@@ -9,6 +9,7 @@ broker and minutes of offered load; the worker's path is covered by the integrat
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -20,6 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def _baseline_rev() -> str:
     spec = importlib.util.spec_from_file_location("feature_baseline", ROOT / "benchmarks" / "feature_baseline.py")
     assert spec is not None and spec.loader is not None
