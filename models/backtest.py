@@ -62,7 +62,7 @@ from features.rows import OutcomeRow, event_rows, outcome_rows
 from features.state import InMemoryStore
 from features.tables import ReferenceTables
 from models.dataset import Features, History, container_keys, featurise, load_history
-from models.evaluate import share_cell, times_cell, typology_totals, world_scale
+from models.evaluate import interval_lines, share_cell, times_cell, typology_totals, world_scale
 from models.evaluation import container_table, evaluate_table, segment_labels
 from models.tables import TableBuilder
 from models.train import Periods, Rows, TrainConfig, cutoffs, feature_config_for, fit, refit, split, training_rows
@@ -501,6 +501,7 @@ def format_backtest(report: Mapping[str, Any]) -> str:
                      f"{f['oracle_precision_at_capacity']:>8.1%}{times_cell(f['lift_over_legacy'], 9)}"
                      f"{times_cell(f['ratio_to_oracle'], 8)}{share_cell(scanned.get('precision'), 9)}"
                      f"{scanned.get('found', 0):>7}")
+    lines += interval_lines(feedback, "the retrained model (feedback)")
     lines += ["", "recall per typology at capacity (all ports): static -> feedback"]
     for name, t in report["feedback"]["typologies"].items():
         lines.append(f"  {name:<18}{report['static']['typologies'][name]['model_recall']:>7.1%} ->"

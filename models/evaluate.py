@@ -163,6 +163,7 @@ def format_report(report: Mapping[str, Any]) -> str:
             f"{p['oracle_precision_at_capacity']:>8.1%}{share_cell(p.get('declared_oracle_precision_at_capacity'))}"
             f"{times_cell(p['lift_over_legacy'])}{times_cell(p['lift_over_random'])}{times_cell(p['ratio_to_oracle'])}"
             f"{times_cell(p.get('ratio_to_declared_oracle'))}{p['pr_auc']:>8.3f}")
+    lines += interval_lines(report["ports"])
     lines += ["", "legacy = containers the legacy rules selected; policy = rules plus their random share; decl. = "
               "oracle on what the declarations show (p_declared)",
               "", "recall per typology at capacity (all ports)",
@@ -183,6 +184,30 @@ def format_report(report: Mapping[str, Any]) -> str:
     for i, b in enumerate(report["calibration"]):
         lines.append(f"{i + 1:>4}{b['n']:>9,}{b['predicted']:>11.4f}{b['observed']:>10.4f}")
     return "\n".join(lines)
+
+
+def interval_lines(ports: Mapping[str, Any], subject: str = "the model") -> list[str]:
+    """Per port, the intervals of ``subject``'s precision at capacity and of its ratios."""
+    first = next((p["intervals"] for p in ports.values() if p.get("intervals")), None)
+    if first is None:
+        return []
+    lines = ["", f"{first['level']:.0%} intervals of {subject}'s figures, the period's days resampled "
+             f"({first['resamples']} draws; every ranking on the same days)",
+             f"{'port':<11}{'P@k':>16}{'xlegacy':>16}{'/oracle':>16}{'/decl.':>16}"]
+    for port_id, p in ports.items():
+        iv = p.get("intervals") or {}
+        lines.append(f"{port_id:<11}{_range(iv.get('precision_at_capacity'), '.1%')}"
+                     f"{_range(iv.get('lift_over_legacy'), '.2f', 'x')}{_range(iv.get('ratio_to_oracle'), '.2f', 'x')}"
+                     f"{_range(iv.get('ratio_to_declared_oracle'), '.2f', 'x')}")
+    return lines
+
+
+def _range(bounds: Any, spec: str, unit: str = "") -> str:
+    """An interval as a right-aligned 16-character cell ('15.8%–18.3%', '2.31–2.95x'); '-' without one."""
+    if not bounds:
+        return f"{'-':>16}"
+    low, high = bounds
+    return f"{f'{low:{spec}}–{high:{spec}}{unit}':>16}"
 
 
 def _segment_gap_lines(ports: Mapping[str, Any]) -> list[str]:

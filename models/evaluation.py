@@ -10,6 +10,10 @@ score of its riskiest declaration, and is counted on the day and at the port of 
 - random: the capacity-weighted base rate (the expected precision of a random draw);
 - the oracle: the k highest true probabilities (``p_illicit``), the best any ranking could expect.
 
+A period holds a few dozen days, and a port's hits vary from day to day: the model's precision and its
+ratios to legacy and the oracles come with 95 % intervals over the days resampled (paired: every
+ranking on the same draw of days), so that a target missed or met by less than the noise reads as such.
+
 An imported history has no truth, only the labels of the containers that were inspected
 (:func:`labelled_table`, :func:`evaluate_labelled`). There the question is how well the model orders
 what inspectors looked at: of the inspected containers of the later period, the top n % by score —
@@ -31,6 +35,7 @@ from models.metrics import (
     at_capacity,
     average_precision,
     calibration,
+    day_bootstrap,
     expected_hits,
     random_precision,
     roc_auc,
@@ -38,6 +43,8 @@ from models.metrics import (
 )
 
 SEGMENT_GAPS = 5  # segments listed per port where the model falls furthest behind the reference ranking
+INTERVAL_LEVEL = 0.95  # of the intervals on precision at capacity and its ratios (days resampled)
+INTERVAL_RESAMPLES = 2000
 
 
 def segment_labels(events: pd.DataFrame) -> pd.Series:
@@ -141,12 +148,24 @@ def _port_report(part: pd.DataFrame, capacity: float) -> dict[str, Any]:
         report["segment_gaps"] = segment_gaps(part["segment"].to_numpy(), illicit, selections["model"],
                                               selections[reference], report["days"])
         report["segment_gap_reference"] = reference
+    report["intervals"] = _intervals(group, illicit, selections)
     if has_declared:
         declared_oracle = at_capacity(selections["declared_oracle"], illicit)
         report["declared_oracle_precision_at_capacity"] = declared_oracle.precision
         if declared_oracle.precision:
             report["ratio_to_declared_oracle"] = model.precision / declared_oracle.precision
     return report
+
+
+def _intervals(group: np.ndarray, illicit: np.ndarray, selections: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """95 % intervals of the model's precision at capacity and of its ratios to legacy and the oracles,
+    the period's days resampled (:func:`models.metrics.day_bootstrap`)."""
+    ratios = {"lift_over_legacy": ("model", "legacy"), "ratio_to_oracle": ("model", "oracle")}
+    if "declared_oracle" in selections:
+        ratios["ratio_to_declared_oracle"] = ("model", "declared_oracle")
+    found = day_bootstrap(group, illicit, selections, ratios, INTERVAL_RESAMPLES, INTERVAL_LEVEL)
+    return {"level": INTERVAL_LEVEL, "resamples": INTERVAL_RESAMPLES, "method": "days resampled with replacement",
+            "precision_at_capacity": found["model"], **{name: found[name] for name in ratios}}
 
 
 def segment_gaps(segment: np.ndarray, illicit: np.ndarray, model: np.ndarray, reference: np.ndarray, days: int,

@@ -7,6 +7,7 @@ Summed over days: precision@k = hits / scans, recall@k = hits / illicit containe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,3 +118,43 @@ def expected_hits(priority: np.ndarray, positive: np.ndarray, k: int) -> float:
     cut = np.partition(values, values.size - k)[values.size - k]  # the k-th highest value
     above, tied = values > cut, values == cut
     return float(positive[above].sum() + (k - above.sum()) * positive[tied].sum() / tied.sum())
+
+
+def day_bootstrap(group: np.ndarray, illicit: np.ndarray, selections: Mapping[str, np.ndarray],
+                  ratios: Mapping[str, tuple[str, str]], resamples: int = 2000, level: float = 0.95,
+                  seed: int = 0) -> dict[str, tuple[float, float] | None]:
+    """Percentile intervals for precision at capacity and ratios of precisions, days resampled.
+
+    The days of the period are drawn with replacement ``resamples`` times; each draw sums every
+    selection's hits and scans over the same days, so a ratio (the model's precision over the legacy
+    policy's, over the oracle's) is judged on paired days, which is far tighter than two separate
+    intervals would suggest. The interval says how much the figure depends on which days the period
+    happened to hold — not how much it would move with another training run, which resampling days
+    cannot show. ``selections``: name -> boolean mask over the rows; ``ratios``: name -> (numerator,
+    denominator) selection names. A ratio whose denominator found nothing in some draw has no interval
+    (None); so has everything when the period has fewer than two days.
+    """
+    if not 0.0 < level < 1.0 or resamples < 1:
+        raise ValueError(f"level must lie in (0, 1) and resamples be positive, got {level} and {resamples}")
+    days = int(group.max()) + 1 if group.size else 0
+    if days < 2:
+        return {name: None for name in [*selections, *ratios]}
+    draws = np.random.default_rng(seed).integers(0, days, size=(resamples, days))
+    precision: dict[str, np.ndarray] = {}
+    for name, chosen in selections.items():
+        scans = np.bincount(group, weights=chosen.astype(float), minlength=days)[draws].sum(axis=1)
+        hits = np.bincount(group, weights=(chosen & illicit).astype(float), minlength=days)[draws].sum(axis=1)
+        precision[name] = np.divide(hits, scans, out=np.zeros(resamples), where=scans > 0)
+    tail = (1.0 - level) / 2.0 * 100.0
+    out: dict[str, tuple[float, float] | None] = {}
+    for name, values in precision.items():
+        out[name] = _percentiles(values, tail)
+    for name, (numerator, denominator) in ratios.items():
+        below = precision[denominator]
+        out[name] = None if (below <= 0).any() else _percentiles(precision[numerator] / below, tail)
+    return out
+
+
+def _percentiles(values: np.ndarray, tail: float) -> tuple[float, float]:
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)

@@ -205,11 +205,15 @@ def test_backtest_command_prints_a_table_and_json(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "static" in out and "feedback" in out and "per step" in out and "rotterdam" in out
     assert "features from its own results" in out
+    assert "95% intervals of the retrained model (feedback)'s figures" in out
     assert main(["backtest", "--world", str(small_world()), "--retrain-days", "3", "--fixed-features", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["kind"] == "backtest" and report["retrain_days"] == 3 and report["random_share"] == 0.1
     assert report["live_features"] is False
     assert set(report["feedback"]["ports"]) == set(report["static"]["ports"])
+    rotterdam = report["feedback"]["ports"]["rotterdam"]
+    low, high = rotterdam["intervals"]["precision_at_capacity"]
+    assert low <= rotterdam["precision_at_capacity"] <= high
 
 
 @pytest.mark.parametrize("args, message", [

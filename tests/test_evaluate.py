@@ -11,7 +11,7 @@ import pytest
 from models_support import small_model, small_world
 
 from models.evaluation import container_table, evaluate_table, segment_gaps
-from models.metrics import at_capacity, average_precision, random_precision, roc_auc, top_k_mask
+from models.metrics import at_capacity, average_precision, day_bootstrap, random_precision, roc_auc, top_k_mask
 from portrisk.cli import main
 
 REQUIRED = ("capacity_per_day", "precision_at_capacity", "recall_at_capacity", "legacy_precision_at_capacity",
@@ -90,6 +90,12 @@ def test_evaluate_command_prints_the_per_port_json(capsys: pytest.CaptureFixture
     missed = [g["missed"] for g in rotterdam["segment_gaps"]]
     assert missed == sorted(missed, reverse=True) and all(m > 0 for m in missed)
     assert all(g["reference_hits"] - g["model_hits"] == pytest.approx(g["missed"]) for g in rotterdam["segment_gaps"])
+    # Intervals, the days resampled, hold the figures they are about.
+    intervals = rotterdam["intervals"]
+    assert intervals["level"] == 0.95
+    for key in ("precision_at_capacity", "lift_over_legacy", "ratio_to_oracle", "ratio_to_declared_oracle"):
+        low, high = intervals[key]
+        assert low <= rotterdam[key] <= high and low < high, key
     assert "rip_on" in report["typologies"]
     assert report["test_period"]["start"] == json.loads((small_model() / "card.json").read_text())[
         "extra"]["periods"]["valid_end"]
@@ -100,6 +106,11 @@ def test_evaluate_command_prints_a_readable_table(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "rotterdam" in out and "recall per typology" in out and "calibration" in out
     assert "where the model falls furthest behind the oracle on declarations" in out
+    assert "95% intervals of the model's figures, the period's days resampled" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "intervals of the model's figures" in line)
+    row = next(line for line in lines[start:] if line.startswith("rotterdam"))
+    assert row.count("–") == 4, row  # precision, x legacy, / oracle, / oracle on declarations
 
 
 def test_segment_gaps_name_where_the_model_misses_what_the_reference_finds() -> None:
@@ -118,3 +129,46 @@ def test_segment_gaps_name_where_the_model_misses_what_the_reference_finds() -> 
     assert [g["segment"] for g in ranked] == ["B", "A"]  # worst first
     assert len(segment_gaps(np.arange(10).astype(str), np.ones(10, bool), np.zeros(10, bool), np.ones(10, bool),
                             days=1, limit=3)) == 3
+
+
+def _days(n_days: int, k: int, rate: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` scans a day for ``n_days`` days, each illicit with probability ``rate``."""
+    return np.repeat(np.arange(n_days), k), rng.random(n_days * k) < rate
+
+
+def test_day_bootstrap_intervals_cover_the_true_precision_at_their_level() -> None:
+    rng = np.random.default_rng(3)
+    covered = 0
+    for trial in range(200):
+        group, illicit = _days(40, 50, 0.15, rng)
+        low, high = day_bootstrap(group, illicit, {"model": np.ones(group.size, bool)}, {}, 500, seed=trial)["model"]
+        covered += low <= 0.15 <= high
+    assert 0.88 <= covered / 200 <= 0.99
+
+
+def test_day_bootstrap_pairs_the_rankings_on_the_same_days() -> None:
+    rng = np.random.default_rng(4)
+    group, illicit = _days(30, 40, 0.2, rng)
+    everything = np.ones(group.size, bool)
+    found = day_bootstrap(group, illicit, {"model": everything, "legacy": everything.copy()},
+                          {"lift": ("model", "legacy")})
+    low, high = found["model"]
+    assert low < illicit.mean() < high and high - low > 0.02  # the days differ ...
+    assert found["lift"] == (pytest.approx(1.0), pytest.approx(1.0))  # ... but both rankings saw the same ones
+    # The same seed draws the same days; a constant daily result has no spread at all.
+    assert day_bootstrap(group, illicit, {"model": everything}, {}, seed=9) == \
+        day_bootstrap(group, illicit, {"model": everything}, {}, seed=9)
+    steady = np.tile(np.arange(40) < 8, 30)
+    assert day_bootstrap(group, steady, {"model": everything}, {})["model"] == (pytest.approx(0.2), pytest.approx(0.2))
+
+
+def test_day_bootstrap_gives_no_interval_it_cannot_compute() -> None:
+    group = np.repeat(np.arange(5), 10)
+    illicit = np.zeros(group.size, bool)
+    illicit[3] = True  # legacy finds something on day 0 only: draws without day 0 have nothing to divide by
+    selections = {"model": np.ones(group.size, bool), "legacy": group == 0}
+    assert day_bootstrap(group, illicit, selections, {"lift": ("model", "legacy")})["lift"] is None
+    one_day = np.zeros(10, np.int64)
+    assert day_bootstrap(one_day, illicit[:10], {"model": np.ones(10, bool)}, {}) == {"model": None}
+    with pytest.raises(ValueError, match="level"):
+        day_bootstrap(group, illicit, selections, {}, level=1.0)
