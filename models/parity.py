@@ -8,6 +8,12 @@ limits, subnormals, signed zero) and random values within each feature's trainin
 
 Both runtimes get the same float32 rows (features are float32 on the wire), so the comparison measures
 the export, not the input cast.
+
+Categorical features (LightGBM ``==`` splits on category sets) take non-negative integer codes or NaN:
+LightGBM truncates any other value to an integer (a negative one reads as missing) where ONNX's
+``BRANCH_EQ`` compares it exactly, so 3.7 is category 3 in one runtime and no category in the other — a
+difference of input domain, not of export. The generated rows draw those columns from the model's own
+categories plus unseen codes (and NaN), and extreme values go to numerical columns only.
 """
 
 from __future__ import annotations
@@ -76,6 +82,22 @@ def split_thresholds(booster: lightgbm.Booster) -> dict[int, np.ndarray]:
     return {feature: np.array(sorted(values)) for feature, values in found.items()}
 
 
+UNSEEN_CODES = 3  # codes beyond a categorical feature's largest that generated rows also carry
+
+
+def categorical_codes(booster: lightgbm.Booster) -> dict[int, np.ndarray]:
+    """Feature index → the codes generated rows may carry in a categorical feature: every category the
+    model saw in training and ``UNSEEN_CODES`` codes above them (float32, sorted)."""
+    infos = booster.dump_model(num_iteration=1).get("feature_infos", {})
+    codes: dict[int, np.ndarray] = {}
+    for j, name in enumerate(booster.feature_name()):
+        seen = [int(v) for v in infos.get(name, {}).get("values", []) if v >= 0]  # -1: LightGBM's missing
+        if seen:
+            top = max(seen)
+            codes[j] = np.array(sorted({*seen, *range(top + 1, top + 1 + UNSEEN_CODES)}), dtype=np.float32)
+    return codes
+
+
 # LightGBM's kZeroThreshold (a float literal, so float32-exact). Its predictor drops entries with
 # |x| <= this when it reads a dense row, so such inputs are compared as exactly 0.0.
 ZERO_BAND = np.float32(1e-35)
@@ -142,8 +164,13 @@ def parity_rows(
             span = max(seen) - min(seen)
             low[j], high[j] = min(seen) - 0.1 * span - 1.0, max(seen) + 0.1 * span + 1.0
 
+    categorical = categorical_codes(booster)
+
     def uniform(n: int) -> np.ndarray:
-        return rng.uniform(low, high, size=(n, n_features)).astype(np.float32)
+        rows = rng.uniform(low, high, size=(n, n_features)).astype(np.float32)
+        for j, codes in categorical.items():
+            rows[:, j] = rng.choice(codes, size=n)
+        return rows
 
     quarter = max(n_rows // 4, 1)
     blocks: dict[str, np.ndarray] = {"random": uniform(quarter)}
@@ -169,6 +196,7 @@ def parity_rows(
 
     extreme = uniform(max(n_rows // 8, 1))
     mask = rng.random(extreme.shape) < 0.3
+    mask[:, list(categorical)] = False  # extremes are not codes (see the module docstring)
     extreme[mask] = rng.choice(EXTREMES, size=int(mask.sum()))
     blocks["extremes"] = extreme
 

@@ -12,7 +12,15 @@ import pytest
 
 import models.export as export
 from models.export import export_onnx, export_with_gate, raise_unless_passed
-from models.parity import ZERO_BAND, float32_thresholds, parity_check, split_thresholds
+from models.parity import (
+    UNSEEN_CODES,
+    ZERO_BAND,
+    categorical_codes,
+    float32_thresholds,
+    parity_check,
+    parity_rows,
+    split_thresholds,
+)
 from portrisk.errors import ModelError, ParityError
 
 NAMES = ["weight_ratio", "shipper_age_days", "route_rarity", "reefer", "value_per_kg", "late_amendments"]
@@ -156,3 +164,53 @@ def test_export_refuses_a_regression_model() -> None:
                                lightgbm.Dataset(X, y.astype(float), feature_name=NAMES), 3)
     with pytest.raises(ModelError, match="binary classifier"):
         export_onnx(regressor, NAMES)
+
+
+def categorical_booster() -> tuple[lightgbm.Booster, np.ndarray]:
+    """A model with a categorical feature (codes 0-29, some missing) whose risk sits in a few categories,
+    and evaluation rows of its kind."""
+    rng = np.random.default_rng(11)
+    X, _ = make_data(seed=11, n=4000)
+    codes = rng.integers(0, 30, size=len(X)).astype(np.float32)
+    codes[rng.random(len(X)) < 0.1] = np.nan
+    X[:, 2] = codes
+    logit = np.nan_to_num(X[:, 0], nan=1.0) + 2.5 * np.isin(codes, [3, 7, 11, 20]) - 1.5
+    y = (logit + rng.logistic(size=len(X)) > 0).astype(int)
+    params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "seed": 0, "num_threads": 1,
+              "min_data_per_group": 20, "cat_smooth": 5.0}
+    data = lightgbm.Dataset(X[:3000], y[:3000], feature_name=NAMES, categorical_feature=[2])
+    return lightgbm.train(params, data, 60), X[3000:]
+
+
+def test_a_model_with_categorical_splits_passes_the_gate() -> None:
+    booster, X_eval = categorical_booster()
+    splits = [node for tree in booster.dump_model()["tree_info"] for node in _nodes(tree["tree_structure"])]
+    assert any(node["decision_type"] == "==" for node in splits)  # the model does split on categories
+
+    _, report = export_with_gate(booster, NAMES, X_eval, threshold=0.5)
+
+    assert report.passed and report.max_abs_delta <= 1e-5 and report.decision_flips == 0
+
+
+def test_generated_rows_carry_only_codes_or_nan_in_categorical_columns() -> None:
+    # LightGBM truncates 3.7 to category 3 where ONNX compares it exactly: fractional values are outside
+    # a categorical feature's domain, so the gate must not feed them (nor infinities) to either runtime.
+    booster, _ = categorical_booster()
+    codes = categorical_codes(booster)
+    assert list(codes) == [2]
+    assert set(range(30 + UNSEEN_CODES)) == set(codes[2].astype(int).tolist())
+
+    rows, kinds = parity_rows(booster, 10_000, np.random.default_rng(0))
+
+    column = rows[:, 2]
+    present = column[~np.isnan(column)]
+    assert set(np.unique(present).astype(int).tolist()) <= set(codes[2].astype(int).tolist())
+    assert np.array_equal(present, np.round(present)) and (present >= 0).all()
+    assert (present >= 30).any() and np.isnan(column).any()  # unseen codes and missing ones are probed
+    assert not np.isfinite(rows[kinds["extremes"]][:, [0, 1, 3, 4, 5]]).all()  # extremes still go elsewhere
+
+
+def _nodes(node: dict) -> list[dict]:
+    if "split_index" not in node:
+        return []
+    return [node, *_nodes(node["left_child"]), *_nodes(node["right_child"])]
