@@ -95,6 +95,9 @@ class FeatureConfig:
     max_origins: int = 32
     max_hs_codes: int = 64
     max_recent: int = 32  # declarations remembered per shipper for comparing amendments
+    # The segment (port of loading, routing, HS chapter, reefer or dry) as categorical codes
+    # (:mod:`features.segments`); off by default, so a configuration without it keeps its feature set.
+    segment_codes: bool = False
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.party_roles] + [f"extra_{e.key}" for e in self.extras]
@@ -120,6 +123,8 @@ class FeatureConfig:
             "max_origins": self.max_origins,
             "max_hs_codes": self.max_hs_codes,
             "max_recent": self.max_recent,
+            # Written only when on: the tables and cards of feature sets without it stay byte for byte.
+            **({"segment_codes": True} if self.segment_codes else {}),
         }
 
     @classmethod
@@ -138,6 +143,7 @@ class FeatureConfig:
                 max_origins=int(data["max_origins"]),
                 max_hs_codes=int(data["max_hs_codes"]),
                 max_recent=int(data["max_recent"]),
+                segment_codes=bool(data.get("segment_codes", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"feature configuration is malformed: {exc!r}") from exc

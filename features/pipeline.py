@@ -22,6 +22,7 @@ from features.event import (
     epoch_seconds,
     hs_levels,
     hubs_key,
+    is_reefer,
     lane_key,
     number,
     route_key,
@@ -33,6 +34,7 @@ from features.parties import PartyFeatures, party_names
 from features.profiles import PROFILE_NAMES, route_commodity_risk, vessel_values
 from features.reason_texts import reason_texts
 from features.route import ROUTE_NAMES, route_static, timing_features
+from features.segments import SEGMENT_NAMES, segment_codes, segment_keys
 from features.state import PartyState, StateStore
 from features.tables import ReferenceTables, load_tables
 
@@ -45,6 +47,8 @@ _Origin = tuple[float, tuple[float, ...], Norm | None, int, int, int]
 # ... and per port of loading, transshipment ports and mainport: the route values before the timing ones,
 # when the route was first seen on its lane, and the route's history key.
 _Route = tuple[tuple[float, ...], float | None, int]
+# ... and per port of loading, transshipment ports, HS code, transport mode and container type: the segment codes.
+_SegmentKey = tuple[str | None, tuple[str, ...] | None, str | None, str | None, str | None]
 
 
 class FeaturePipeline:
@@ -64,7 +68,7 @@ class FeaturePipeline:
         self.tables = tables
         self.config = config
         self.names: tuple[str, ...] = (ORIGIN_NAMES + ROUTE_NAMES + PROFILE_NAMES + HISTORY_NAMES
-                                       + party_names(config))
+                                       + party_names(config) + (SEGMENT_NAMES if config.segment_codes else ()))
         self._sources = frozenset(config.source_countries)
         self._hub_countries = frozenset(config.source_countries + config.transit_countries)
         self._parties = PartyFeatures(tables)
@@ -76,6 +80,9 @@ class FeaturePipeline:
         # (port of loading, transshipment ports, mainport, HS code) -> route_commodity_risk
         self._route_commodity: dict[tuple[str | None, tuple[str, ...] | None, str, str | None], float] = {}
         self._vessels: dict[str | None, tuple[float, float]] = {}  # vessel IMO -> vessel values
+        # (port of loading, transshipment ports, HS code, transport mode, container type) -> segment codes,
+        # when configured
+        self._segments: dict[_SegmentKey, tuple[float, ...]] | None = {} if config.segment_codes else None
 
     @classmethod
     def from_model_dir(cls, model_dir: str | Path) -> FeaturePipeline:
@@ -174,6 +181,13 @@ class FeaturePipeline:
         amends_id = event.amends_event_id
         history_features(state, t, keys, stable_hash(amends_id) if amends_id else -1, out)
         self._parties.compute(event, t, out)
+        segments = self._segments
+        if segments is not None:
+            segment_key = (pol, hubs, hs_code, event.transport_mode, event.container_type)
+            codes = segments.get(segment_key)
+            if codes is None:
+                codes = remember(segments, segment_key, self._segment_codes(*segment_key))
+            out.extend(codes)
 
         if update:
             if state is None:
@@ -202,6 +216,14 @@ class FeaturePipeline:
         levels = hs_levels(hs_code)
         return route_commodity_risk(self.tables, route_key(pol, hubs_key(hubs), mainport),
                                     None if levels is None else levels[2])
+
+    def _segment_codes(self, port_of_loading: str | None, hubs: tuple[str, ...] | None, hs_code: str | None,
+                       mode: str | None, container_type: str | None) -> tuple[float, ...]:
+        """The segment codes of an event (memoised by the caller)."""
+        levels = hs_levels(hs_code)
+        keys = segment_keys(port_of_loading, hubs_key(hubs), None if levels is None else levels[2],
+                            is_reefer(mode, container_type))
+        return segment_codes(self.tables, keys)
 
     def _route_parts(self, port_of_loading: str | None, hubs: tuple[str, ...] | None, mainport: str) -> _Route:
         """The memoised route parts of an event (see :data:`_Route`)."""

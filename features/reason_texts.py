@@ -45,6 +45,12 @@ STATIC_TEXTS: dict[str, str] = {
     "eta_weekend": "arrives at the weekend (1 = yes): {value:.0f}",
     "route_commodity_risk": "this commodity on this route: past drug-finding rate {value:.1%}",
     "vessel_risk": "vessel's past drug-finding rate: {value:.1%}",
+    # Segment codes (features.segments): the value is a code, so the text names the pattern instead.
+    "segment_port_of_loading_code": "its port of loading, as past inspections taught the model",
+    "segment_routing_code": "its routing through transshipment hubs, as past inspections taught the model",
+    "segment_hs_chapter_code": "its commodity chapter, as past inspections taught the model",
+    "segment_code": "its segment (port of loading, routing, commodity chapter, reefer or dry), as past "
+                    "inspections taught the model",
     "vessel_volume_log": "vessel rarely seen (log volume {value:.1f})",
     "shipper_shipments": "shipper has {value:.0f} earlier shipment(s)",
     "shipper_age_days": "shipper first seen {value:.0f} days ago",

@@ -57,6 +57,8 @@ class ReferenceTables:
     route_first_seen: dict[str, dict[str, float]]
     parties: dict[str, dict[str, PartyProfile]]
     summary: dict[str, Any] = field(default_factory=dict)
+    # With ``config.segment_codes``: per kind of segment key, key -> code (:mod:`features.segments`).
+    codes: dict[str, dict[str, int]] = field(default_factory=dict)
     # Derived at construction for O(1) lookups per event.
     lane_totals: dict[str, int] = field(init=False, repr=False, compare=False)
     lane_modes: dict[str, str] = field(init=False, repr=False, compare=False)
@@ -66,6 +68,10 @@ class ReferenceTables:
         missing += [f"extra_{e.key}" for e in self.config.extras
                     if e.kind == "categorical" and f"extra_{e.key}" not in self.encodings]
         missing += [f"parties.{r.name}" for r in self.config.party_roles if r.name not in self.parties]
+        if self.config.segment_codes:
+            from features.segments import SEGMENT_KINDS
+
+            missing += [f"codes.{kind}" for kind in SEGMENT_KINDS if kind not in self.codes]
         if missing:
             raise DataError(f"reference tables lack {', '.join(missing)}")
         totals = {lane: sum(routes.values()) for lane, routes in self.lane_routes.items()}
@@ -92,6 +98,7 @@ class ReferenceTables:
             "route_first_seen": self.route_first_seen,
             "parties": {role: {k: list(v) for k, v in ids.items()} for role, ids in self.parties.items()},
             "summary": self.summary,
+            **({"codes": self.codes} if self.config.segment_codes else {}),
         }
 
     @classmethod
@@ -113,6 +120,7 @@ class ReferenceTables:
                 parties={role: {k: (v[0], int(v[1]), v[2]) for k, v in ids.items()}
                          for role, ids in data["parties"].items()},
                 summary=data.get("summary", {}),
+                codes={kind: {k: int(v) for k, v in keys.items()} for kind, keys in data.get("codes", {}).items()},
             )
         except (KeyError, TypeError, IndexError) as exc:
             raise DataError(f"reference tables are malformed: {exc!r}") from exc

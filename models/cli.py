@@ -46,6 +46,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     train.add_argument("--half-life-days", type=float, default=None,
                        help="a label's weight halves every this many days before the cut-off, for drift "
                             "(default 30; 0: all days weigh the same)")
+    train.add_argument("--segment-codes", action="store_true",
+                       help="add the segment (port of loading, routing, HS chapter, reefer or dry) as categorical "
+                            "features (features.segments)")
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser(
@@ -169,6 +172,8 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
         config = replace(config, recency_half_life_days=args.half_life_days or None)
     if args.holdout_share is not None:
         config = replace(config, cutoff_share=1.0 - args.holdout_share)
+    if args.segment_codes:
+        config = replace(config, features=replace(config.features, segment_codes=True))
     began = time.perf_counter()
     card = train_model(args.world, args.out, config)
     m = card.metrics

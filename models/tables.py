@@ -20,6 +20,7 @@ from features.config import FeatureConfig
 from features.event import EventLike, country, hs_levels, hubs_key, is_reefer, lane_key, number, party, route_key
 from features.profiles import route_commodity_key
 from features.rows import event_rows, outcome_rows
+from features.segments import SEGMENT_KINDS, segment_keys
 from features.tables import ENCODINGS, HsNorm, PartyProfile, ReferenceTables
 from portrisk.errors import DataError
 
@@ -73,6 +74,8 @@ class TableBuilder:
         self._moments: dict[str, _Moments] = defaultdict(_Moments)
         self._n_events = self._n_inspected = self._n_drugs = 0
         self._start = math.inf
+        # Segment vocabularies (config.segment_codes): append-only, so a key keeps its code in every version.
+        self._codes: dict[str, dict[str, int]] = {kind: {} for kind in SEGMENT_KINDS} if config.segment_codes else {}
 
     def add_event(self, row: EventLike, event_id: str, t: float) -> None:
         """Count one event filed at ``t`` (POSIX seconds)."""
@@ -110,6 +113,13 @@ class TableBuilder:
                 first = self._route_first[lane]
                 if hubs_text not in first or t < first[hubs_text]:
                     first[hubs_text] = t
+        if self._codes:
+            chapter = levels[2] if levels is not None else None
+            reefer = is_reefer(row.transport_mode, row.container_type)
+            for kind, key in zip(SEGMENT_KINDS, segment_keys(pol, hubs_text, chapter, reefer), strict=True):
+                vocabulary = self._codes[kind]
+                if key is not None and key not in vocabulary:
+                    vocabulary[key] = len(vocabulary)
         extras = row.extras
         for extra in self.config.extras:
             value = extras.get(extra.key) if extras else None
@@ -194,6 +204,7 @@ class TableBuilder:
             route_first_seen={lane: dict(sorted(r.items())) for lane, r in sorted(self._route_first.items())},
             parties=parties,
             summary={"events": self._n_events, "inspected": self._n_inspected, "drug_findings": self._n_drugs},
+            codes={kind: dict(keys) for kind, keys in self._codes.items()},
         )
 
 

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import FeatureConfig
+from features.segments import SEGMENT_NAMES
 from features.tables import TABLES_FILE
 from models.artifact import ModelCard, save_artifact
 from models.dataset import Features, History, Periods, featurise, labels, load_history, period_mask
@@ -63,6 +64,10 @@ SELECTION_BIAS = (
     "old policy looked and weakest on patterns it never selected (new routes and methods); keep a random "
     "share of scans so that such patterns get labels."
 )
+
+
+# LightGBM's handling of the segment codes (features.segments), when the feature set has them.
+CATEGORICAL_PARAMS = {"cat_smooth": 10.0, "cat_l2": 10.0, "min_data_per_group": 30, "max_cat_threshold": 32}
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,8 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: n
     """
     base = _params(y, train if labelled is None else train & labelled, names, config)  # kept by the refit
     params = {**base, "metric": [config.stop_metric], "first_metric_only": True}
-    dtrain = lightgbm.Dataset(X[train], y[train], weight=w[train], feature_name=list(names), free_raw_data=False)
+    dtrain = lightgbm.Dataset(X[train], y[train], weight=w[train], feature_name=list(names), free_raw_data=False,
+                              **_categorical(names))
     dvalid = lightgbm.Dataset(X[valid], y[valid], weight=w[valid], reference=dtrain)
     probe = lightgbm.train(params, dtrain, config.max_rounds, valid_sets=[dvalid], valid_names=["valid"],
                            callbacks=[lightgbm.early_stopping(config.patience, verbose=False)])
@@ -239,13 +245,22 @@ def refit(X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray, names: 
 
 def _grow(X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray, names: tuple[str, ...],
           params: dict[str, Any], rounds: int) -> lightgbm.Booster:
-    data = lightgbm.Dataset(X[rows], y[rows], weight=w[rows], feature_name=list(names))
+    data = lightgbm.Dataset(X[rows], y[rows], weight=w[rows], feature_name=list(names), **_categorical(names))
     return lightgbm.train(params, data, rounds)
+
+
+def _categorical(names: tuple[str, ...]) -> dict[str, Any]:
+    """The Dataset arguments that declare the segment codes categorical (none for a feature set without)."""
+    indices = [i for i, name in enumerate(names) if name in SEGMENT_NAMES]
+    return {"categorical_feature": indices} if indices else {}
 
 
 def _params(y: np.ndarray, rows: np.ndarray, names: tuple[str, ...], config: TrainConfig) -> dict[str, Any]:
     n_pos, n_neg = int(y[rows].sum()), int((~y[rows]).sum())
-    return {**config.params, "seed": config.seed,
+    # Categories need as much evidence as leaves do: a category's statistics are smoothed towards the
+    # overall ones (cat_smooth) and a split keeps only categories with min_data_per_group rows.
+    categorical = CATEGORICAL_PARAMS if _categorical(names) else {}
+    return {**config.params, **categorical, "seed": config.seed,
             # Few positives: up-weight them, but by the square root of the imbalance only, since full
             # balancing lets a handful of findings dominate every split.
             "scale_pos_weight": config.pos_weight or math.sqrt(n_neg / max(n_pos, 1)),
@@ -276,8 +291,9 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
     """
     config = config or TrainConfig()
     declared = feature_config_for(history_dir)
-    if declared is not None:
-        config = dataclasses.replace(config, features=declared)
+    if declared is not None:  # the history's roles and extras; segment codes when either asks for them
+        config = dataclasses.replace(config, features=dataclasses.replace(
+            declared, segment_codes=declared.segment_codes or config.features.segment_codes))
     history = load_history(history_dir)
     periods = split(history, config)
     log.info("periods %s", periods.to_dict())
@@ -310,7 +326,8 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
         extra={"tables_file": TABLES_FILE, "tables_digest": feats.tables.digest,
                "feature_config": config.features.to_dict(), "periods": periods.to_dict(),
                "decision_threshold": threshold, "refresh_days": config.refresh_days,
-               "params": {k: v for k, v in config.params.items()}, "seed": config.seed,
+               "params": {**config.params, **(CATEGORICAL_PARAMS if config.features.segment_codes else {})},
+               "seed": config.seed,
                "random_weight": config.random_weight, "rule_weight": config.rule_weight,
                "unlabelled_weight": config.unlabelled_weight, "unlabelled_sample": config.unlabelled_sample,
                "recency_half_life_days": config.recency_half_life_days},
