@@ -355,8 +355,9 @@ def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: Back
     train_config = train_config or TrainConfig()
     world = Path(world_dir)
     declared = feature_config_for(world)
-    if declared is not None:
-        train_config = dataclasses.replace(train_config, features=declared)
+    if declared is not None:  # as in train_model: the history's roles and extras, segment codes if either asks
+        train_config = dataclasses.replace(train_config, features=dataclasses.replace(
+            declared, segment_codes=declared.segment_codes or train_config.features.segment_codes))
     detection = detection_rates(world) if detection is None else detection
     history = load_history(world)
     truth = read_truth(world)
@@ -475,6 +476,7 @@ def _report(replay: Replay, static: np.ndarray, live: np.ndarray, steps: list[di
         "explore_share": config.explore_share, "explore_boost": config.explore_boost,
         "explore_prior": config.explore_prior,
         "live_features": config.live_features,
+        "segment_codes": replay.train_config.features.segment_codes,
         "static": {**whole["static"], "typologies": typology_totals(whole["static"]["ports"])},
         "feedback": {**whole["feedback"], "typologies": typology_totals(whole["feedback"]["ports"])},
         "steps": steps,

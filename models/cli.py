@@ -96,6 +96,8 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                           help="use the features of the world as it happened (the legacy policy's findings, the "
                                "cut-off's tables) instead of computing them from portrisk's own results: half "
                                "the time, less faithful")
+    backtest.add_argument("--segment-codes", action="store_true",
+                          help="train and retrain with the segment codes (as portrisk train --segment-codes)")
     backtest.add_argument("--json", action="store_true", help="print the report as JSON")
     backtest.set_defaults(func=_backtest)
 
@@ -197,8 +199,10 @@ def _evaluate(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _backtest(args: argparse.Namespace, settings: Any) -> int:
+    from features.config import FeatureConfig
     from models.backtest import BacktestConfig, format_backtest, run_backtest
     from models.evaluate import to_json
+    from models.train import TrainConfig
 
     share = settings.random_share if args.random_share is None else args.random_share
     capacities = {p.id: float(p.capacity_per_day) for p in settings.ports}
@@ -209,6 +213,7 @@ def _backtest(args: argparse.Namespace, settings: Any) -> int:
     except ValueError as exc:
         print(f"portrisk backtest: {exc}", file=sys.stderr)
         return 2
-    report = run_backtest(args.world, capacities, config)
+    train_config = TrainConfig(features=FeatureConfig(segment_codes=True)) if args.segment_codes else None
+    report = run_backtest(args.world, capacities, config, train_config)
     print(to_json(report) if args.json else format_backtest(report))
     return 0

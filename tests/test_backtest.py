@@ -209,7 +209,7 @@ def test_backtest_command_prints_a_table_and_json(capsys: pytest.CaptureFixture[
     assert main(["backtest", "--world", str(small_world()), "--retrain-days", "3", "--fixed-features", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["kind"] == "backtest" and report["retrain_days"] == 3 and report["random_share"] == 0.1
-    assert report["live_features"] is False
+    assert report["live_features"] is False and report["segment_codes"] is False
     assert set(report["feedback"]["ports"]) == set(report["static"]["ports"])
     rotterdam = report["feedback"]["ports"]["rotterdam"]
     low, high = rotterdam["intervals"]["precision_at_capacity"]
@@ -269,3 +269,12 @@ def test_live_features_are_one_replay_of_the_history_with_portrisks_own_results(
 def test_random_and_explored_shares_beyond_the_capacity_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backtest", "--world", str(small_world()), "--random-share", "0.6", "--explore-share", "0.5"]) == 2
     assert "together exceed the capacity" in capsys.readouterr().err
+
+
+def test_the_backtest_trains_and_retrains_with_segment_codes_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backtest", "--world", str(small_world()), "--retrain-days", "2", "--fixed-features",
+                 "--segment-codes", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["segment_codes"] is True
+    # it refits on the categorical features (a model whose names lacked them could not score the next step)
+    assert any(step.get("model_after", {}).get("retrained") for step in report["steps"])
