@@ -41,7 +41,6 @@ path) beside the learning one ("feedback"), step by step.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
@@ -65,7 +64,17 @@ from models.dataset import Features, History, container_keys, featurise, load_hi
 from models.evaluate import interval_lines, share_cell, times_cell, typology_totals, world_scale
 from models.evaluation import container_table, evaluate_table, segment_labels
 from models.tables import TableBuilder
-from models.train import Periods, Rows, TrainConfig, cutoffs, feature_config_for, fit, refit, split, training_rows
+from models.train import (
+    Periods,
+    Rows,
+    TrainConfig,
+    cutoffs,
+    fit,
+    refit,
+    split,
+    training_rows,
+    with_declared_features,
+)
 from models.world.writer import read_truth
 from portrisk.errors import DataError
 
@@ -354,10 +363,7 @@ def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: Back
     config = config or BacktestConfig()
     train_config = train_config or TrainConfig()
     world = Path(world_dir)
-    declared = feature_config_for(world)
-    if declared is not None:  # as in train_model: the history's roles and extras, segment codes if either asks
-        train_config = dataclasses.replace(train_config, features=dataclasses.replace(
-            declared, segment_codes=declared.segment_codes or train_config.features.segment_codes))
+    train_config = with_declared_features(train_config, world)
     detection = detection_rates(world) if detection is None else detection
     history = load_history(world)
     truth = read_truth(world)

@@ -283,6 +283,16 @@ def feature_config_for(history_dir: str | Path) -> FeatureConfig | None:
         raise DataError(f"cannot read {path}: {exc}") from exc
 
 
+def with_declared_features(config: TrainConfig, history_dir: str | Path) -> TrainConfig:
+    """``config`` with the history's declared feature configuration (roles, extras), if it has one; segment
+    codes when either asks for them."""
+    declared = feature_config_for(history_dir)
+    if declared is None:
+        return config
+    return dataclasses.replace(config, features=dataclasses.replace(
+        declared, segment_codes=declared.segment_codes or config.features.segment_codes))
+
+
 def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfig | None = None) -> ModelCard:
     """Train on a history directory and write the model artifact to ``out_dir``; returns its card.
 
@@ -290,10 +300,7 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
     ``config.features``.
     """
     config = config or TrainConfig()
-    declared = feature_config_for(history_dir)
-    if declared is not None:  # the history's roles and extras; segment codes when either asks for them
-        config = dataclasses.replace(config, features=dataclasses.replace(
-            declared, segment_codes=declared.segment_codes or config.features.segment_codes))
+    config = with_declared_features(config, history_dir)
     history = load_history(history_dir)
     periods = split(history, config)
     log.info("periods %s", periods.to_dict())
