@@ -28,6 +28,11 @@ Missing values: LightGBM routes NaN by each split's ``missing_type`` and ``defau
 maps them onto ``nodes_missing_value_tracks_true``, including ``missing_type=None`` splits, where
 LightGBM turns NaN into 0.0. ``zero_as_missing`` models (``missing_type=Zero``, which also sends 0.0 to
 the default side) have no ONNX equivalent and are refused.
+
+Categorical splits: ``TreeEnsembleClassifier``, what onnxmltools writes, has no set membership, so a
+model that splits on categories (the segment codes) goes through :mod:`models.onnx_trees` instead, to the
+opset-5 ``TreeEnsemble`` whose ``BRANCH_MEMBER`` nodes keep each split one node. Models without them keep
+the onnxmltools conversion. Both pass the same gate.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from models.onnx_trees import tree_ensemble_graph, tree_ensemble_model
 from models.parity import ParityReport, float32_thresholds, parity_check
 from portrisk.errors import ModelError, ParityError
 from scoring.feature_hash import describe_difference, feature_hash
@@ -112,10 +118,20 @@ def export_onnx(booster: lightgbm.Booster, feature_names: Sequence[str]) -> byte
         raise ModelError(f"expected a binary classifier, got objective {dump.get('objective')!r}")
 
     exact = float32_exact_model(booster)
+    if has_categorical_splits(exact):  # set membership needs opset 5 (models.onnx_trees)
+        model = tree_ensemble_model(tree_ensemble_graph(exact, len(names), INPUT_NAME, OUTPUT_NAME))
+        return _checked(_with_feature_names(model, names)).SerializeToString()
     converted = convert_lightgbm(
         exact, initial_types=[(INPUT_NAME, FloatTensorType([None, len(names)]))], zipmap=False
     )
     return _probability_graph(converted, names).SerializeToString()
+
+
+def has_categorical_splits(booster: lightgbm.Booster) -> bool:
+    """Whether any tree of ``booster`` splits on a set of categories."""
+    return any(int(d) & _CATEGORICAL_MASK
+               for line in booster.model_to_string().split("\n") if line.startswith("decision_type=")
+               for d in line.removeprefix("decision_type=").split())
 
 
 def _probability_graph(converted: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
@@ -140,9 +156,16 @@ def _probability_graph(converted: onnx.ModelProto, names: list[str]) -> onnx.Mod
     )
     model = helper.make_model(graph, opset_imports=list(converted.opset_import), producer_name="portrisk")
     model.ir_version = converted.ir_version
-    helper.set_model_props(
-        model, {"feature_names": json.dumps(names), "feature_hash": feature_hash(names)}
-    )
+    return _checked(_with_feature_names(model, names))
+
+
+def _with_feature_names(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
+    """``model`` with the feature names and their hash in its metadata (checked by the scoring session)."""
+    helper.set_model_props(model, {"feature_names": json.dumps(names), "feature_hash": feature_hash(names)})
+    return model
+
+
+def _checked(model: onnx.ModelProto) -> onnx.ModelProto:
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:

@@ -192,6 +192,55 @@ def test_a_model_with_categorical_splits_passes_the_gate() -> None:
     assert report.passed and report.max_abs_delta <= 1e-5 and report.decision_flips == 0
 
 
+
+def test_categorical_splits_are_exported_as_one_set_membership_node_each() -> None:
+    # TreeEnsembleClassifier (opset 3) has no set membership: onnxmltools turns "code in {a, b, c}" into a
+    # chain of equality nodes with a copy of the subtree per code. The opset-5 TreeEnsemble keeps LightGBM's
+    # trees as they are: one node per split, the category sets in membership_values.
+    booster, _ = categorical_booster()
+    splits = [node for tree in booster.dump_model()["tree_info"] for node in _nodes(tree["tree_structure"])]
+    category_sets = [str(node["threshold"]).split("||") for node in splits if node["decision_type"] == "=="]
+
+    model = onnx.load_from_string(export_onnx(booster, NAMES))
+
+    (ensemble,) = [node for node in model.graph.node if node.op_type.startswith("TreeEnsemble")]
+    assert (ensemble.op_type, ensemble.domain) == ("TreeEnsemble", "ai.onnx.ml")
+    attributes = {a.name: a for a in ensemble.attribute}
+    modes = onnx.numpy_helper.to_array(attributes["nodes_modes"].t)
+    assert len(modes) == len(splits)
+    assert (modes == 6).sum() == len(category_sets)  # BRANCH_MEMBER
+    members = onnx.numpy_helper.to_array(attributes["membership_values"].t)
+    assert np.isnan(members).sum() == len(category_sets)
+    assert sorted(members[~np.isnan(members)].astype(int).tolist()) == sorted(
+        int(c) for codes in category_sets for c in codes)
+    assert json.loads(dict((p.key, p.value) for p in model.metadata_props)["feature_names"]) == NAMES
+
+
+def test_numerical_models_keep_the_onnxmltools_conversion(booster: lightgbm.Booster) -> None:
+    model = onnx.load_from_string(export_onnx(booster, NAMES))
+
+    assert [node.op_type for node in model.graph.node] == ["TreeEnsembleClassifier", "Gather"]
+
+
+def test_a_tree_of_one_leaf_adds_its_value_to_every_row() -> None:
+    # LightGBM writes a tree of one leaf when no split is worth it (here: every round after the first
+    # few, since the data allow none); the opset-5 graph must still add that leaf's value to each row.
+    from models.onnx_trees import tree_ensemble_graph, tree_ensemble_model
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, len(NAMES))).astype(np.float32)
+    y = (rng.random(400) < 0.3).astype(int)
+    params = {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 300}
+    booster = lightgbm.train(params, lightgbm.Dataset(X, y, feature_name=NAMES), 5)
+    assert all("leaf_value" in tree["tree_structure"] for tree in booster.dump_model()["tree_info"])
+
+    model = tree_ensemble_model(tree_ensemble_graph(booster, len(NAMES), "features", "p"))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    (p,) = session.run(None, {"features": X[:50]})
+    assert p.shape == (50,)
+    np.testing.assert_allclose(p, booster.predict(X[:50]), atol=1e-6)
+
 def test_generated_rows_carry_only_codes_or_nan_in_categorical_columns() -> None:
     # LightGBM truncates 3.7 to category 3 where ONNX compares it exactly: fractional values are outside
     # a categorical feature's domain, so the gate must not feed them (nor infinities) to either runtime.
