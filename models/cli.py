@@ -46,9 +46,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     train.add_argument("--half-life-days", type=float, default=None,
                        help="a label's weight halves every this many days before the cut-off, for drift "
                             "(default 30; 0: all days weigh the same)")
-    train.add_argument("--segment-codes", action="store_true",
-                       help="add the segment (port of loading, routing, HS chapter, reefer or dry) as categorical "
-                            "features (features.segments)")
+    train.add_argument("--segment-codes", action=argparse.BooleanOptionalAction, default=None,
+                       help="the segment (port of loading, routing, HS chapter, reefer or dry) as categorical "
+                            "features (features.segments; default: on)")
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser(
@@ -96,8 +96,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                           help="use the features of the world as it happened (the legacy policy's findings, the "
                                "cut-off's tables) instead of computing them from portrisk's own results: half "
                                "the time, less faithful")
-    backtest.add_argument("--segment-codes", action="store_true",
-                          help="train and retrain with the segment codes (as portrisk train --segment-codes)")
+    backtest.add_argument("--segment-codes", action=argparse.BooleanOptionalAction, default=None,
+                          help="train and retrain with or without the segment codes (as portrisk train; "
+                               "default: on)")
     backtest.add_argument("--json", action="store_true", help="print the report as JSON")
     backtest.set_defaults(func=_backtest)
 
@@ -174,8 +175,8 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
         config = replace(config, recency_half_life_days=args.half_life_days or None)
     if args.holdout_share is not None:
         config = replace(config, cutoff_share=1.0 - args.holdout_share)
-    if args.segment_codes:
-        config = replace(config, features=replace(config.features, segment_codes=True))
+    if args.segment_codes is not None:
+        config = replace(config, features=replace(config.features, segment_codes=args.segment_codes))
     began = time.perf_counter()
     card = train_model(args.world, args.out, config)
     m = card.metrics
@@ -213,7 +214,8 @@ def _backtest(args: argparse.Namespace, settings: Any) -> int:
     except ValueError as exc:
         print(f"portrisk backtest: {exc}", file=sys.stderr)
         return 2
-    train_config = TrainConfig(features=FeatureConfig(segment_codes=True)) if args.segment_codes else None
+    train_config = None if args.segment_codes is None else TrainConfig(
+        features=FeatureConfig(segment_codes=args.segment_codes))
     report = run_backtest(args.world, capacities, config, train_config)
     print(to_json(report) if args.json else format_backtest(report))
     return 0

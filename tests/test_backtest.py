@@ -209,7 +209,7 @@ def test_backtest_command_prints_a_table_and_json(capsys: pytest.CaptureFixture[
     assert main(["backtest", "--world", str(small_world()), "--retrain-days", "3", "--fixed-features", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["kind"] == "backtest" and report["retrain_days"] == 3 and report["random_share"] == 0.1
-    assert report["live_features"] is False and report["segment_codes"] is False
+    assert report["live_features"] is False and report["segment_codes"] is True  # on by default
     assert set(report["feedback"]["ports"]) == set(report["static"]["ports"])
     rotterdam = report["feedback"]["ports"]["rotterdam"]
     low, high = rotterdam["intervals"]["precision_at_capacity"]
@@ -271,10 +271,11 @@ def test_random_and_explored_shares_beyond_the_capacity_are_refused(capsys: pyte
     assert "together exceed the capacity" in capsys.readouterr().err
 
 
-def test_the_backtest_trains_and_retrains_with_segment_codes_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_backtest_trains_and_retrains_without_segment_codes_when_asked(
+        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backtest", "--world", str(small_world()), "--retrain-days", "2", "--fixed-features",
-                 "--segment-codes", "--json"]) == 0
+                 "--no-segment-codes", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["segment_codes"] is True
-    # it refits on the categorical features (a model whose names lacked them could not score the next step)
+    assert report["segment_codes"] is False
+    # it refits on the earlier feature set (a model whose names differed could not score the next step)
     assert any(step.get("model_after", {}).get("retrained") for step in report["steps"])

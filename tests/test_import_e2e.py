@@ -7,6 +7,7 @@ live events carrying the mapping's extras are scored with exactly the features t
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -112,8 +113,10 @@ def test_the_worker_scores_live_events_with_the_imported_model(imported_model: t
     settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, partitions=3, home=tmp_path,
                         model_dir=model, metrics_port=0, max_batch=100)
     path = build_decision_path(settings)
-    # The worker's features come from the mapping's configuration, carried by the model's tables.
-    assert path.pipeline.config == load_mapping(EXAMPLE_MAPPING).feature_config()
+    # The worker's features come from the mapping's configuration (plus training's segment codes), carried by
+    # the model's tables.
+    declared = load_mapping(EXAMPLE_MAPPING).feature_config()
+    assert path.pipeline.config == dataclasses.replace(declared, segment_codes=True)
     assert path.model_error is None and path.feature_hash == load_card(model).feature_hash
 
     payloads = _live_payloads(model)

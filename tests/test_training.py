@@ -167,9 +167,10 @@ def test_a_history_declares_its_own_feature_configuration(tmp_path: Path) -> Non
     card = train_model(history, tmp_path / "model", TRAIN)
     assert {"importer_novel", "forwarder_finding_rate", "extra_incoterm_risk", "extra_packages"} <= set(
         card.feature_names)
-    assert card.extra["feature_config"] == config.to_dict()
+    trained = dataclasses.replace(config, segment_codes=True)  # the declared set, plus training's segment codes
+    assert card.extra["feature_config"] == trained.to_dict()
     worker = FeaturePipeline.from_model_dir(tmp_path / "model")  # what the worker builds from the artifact
-    assert worker.config == config
+    assert worker.config == trained
     ScoringSession.load(tmp_path / "model", worker.names)  # the hash matches: no error
 
 
