@@ -8,6 +8,8 @@ cases:
 - ``replay``: DataFrame → row tuples → features, outcomes folded in (what training does); the target
   from the issue is at least 30,000 events/s on one core;
 - ``replay_rows``: the same on row tuples built beforehand (the pipeline alone);
+- ``replay_served``: ``replay`` with the served model's feature set (training's default: the segment
+  codes besides, :mod:`features.segments`);
 - ``online``: one validated ``ManifestEvent`` at a time through ``process`` (the worker's call), the
   baseline — same code, pydantic objects;
 - ``online_changelog``: ``online`` plus the state's ``to_bytes``/``from_bytes`` round trip per event,
@@ -57,6 +59,7 @@ from features.replay import replay
 from features.rows import event_rows, outcome_rows
 from features.state import InMemoryStore, PartyState
 from models.tables import build_tables
+from models.train import TrainConfig
 from models.world import generate_world, make_config
 
 TARGET_EVENTS_PER_S = 30_000
@@ -140,6 +143,10 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
         "online": (timed(lambda: online(pipeline, contract, changelog=False)), len(contract)),
         "online_changelog": (timed(lambda: online(pipeline, contract, changelog=True)), len(contract)),
     }
+    # The served model's feature set: the same features plus the segment codes (training's default).
+    served_tables = build_tables(events, outcomes, TrainConfig().features, start, start + timedelta(days=days // 2))
+    cases["replay_served"] = (timed(lambda: replay(FeaturePipeline(served_tables), event_rows(events),
+                                                   outcome_rows(outcomes), InMemoryStore())), n)
     if baseline is not None:
         cases["baseline_replay"] = (baseline.replay, n)
     rates: dict[str, list[float]] = {name: [] for name in cases}
@@ -163,7 +170,8 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
     replay_p50 = median(rates["replay"])
     result: dict[str, object] = {
         "benchmark": "features", "quick": args.quick, "world": {"days": days, "scale": scale, "events": n},
-        "features": len(pipeline.names), "repetitions": reps, "cores": 1,
+        "features": len(pipeline.names), "served_features": len(FeaturePipeline(served_tables).names),
+        "repetitions": reps, "cores": 1,
         "target_events_per_s": TARGET_EVENTS_PER_S,
         "meets_target": replay_p50 >= TARGET_EVENTS_PER_S,
         "baseline": None if baseline is None else {
@@ -174,7 +182,8 @@ def run(args: argparse.Namespace, days: int, scale: float, reps: int, work: Path
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count()},
     }
-    print(f"{n:,} events, {len(pipeline.names)} features, {reps} repetitions, one core")
+    print(f"{n:,} events, {len(pipeline.names)} features ({result['served_features']} in replay_served: with the "
+          f"segment codes), {reps} repetitions, one core")
     print(f"{'case':<18}{'events':>9}{'p50 ev/s':>11}{'min':>10}{'max':>10}{'spread':>8}{'p50 ev/cpu-s':>14}")
     for name, s in summary.items():
         print(f"{name:<18}{s['events']:>9,}{s['p50_events_per_s']:>11,.0f}{s['min_events_per_s']:>10,.0f}"
