@@ -51,6 +51,7 @@ STATIC_TEXTS: dict[str, str] = {
     "segment_hs_chapter_code": "its commodity chapter, as past inspections taught the model",
     "segment_code": "its segment (port of loading, routing, commodity chapter, reefer or dry), as past "
                     "inspections taught the model",
+    "segment_route_cargo_code": "its route and cargo (reefer or dry), as past inspections taught the model",
     "vessel_volume_log": "vessel rarely seen (log volume {value:.1f})",
     "shipper_shipments": "shipper has {value:.0f} earlier shipment(s)",
     "shipper_age_days": "shipper first seen {value:.0f} days ago",

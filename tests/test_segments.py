@@ -66,8 +66,23 @@ def test_the_pipeline_appends_the_codes_and_a_segment_never_seen_is_missing() ->
     moved = event.model_copy(update={"port_of_loading": "PECLL"})  # a port of loading the history never had
     unknown = dict(zip(pipeline.names, pipeline.features_only(moved, InMemoryStore()).tolist(), strict=True))
     assert math.isnan(unknown["segment_port_of_loading_code"]) and math.isnan(unknown["segment_code"])
+    assert math.isnan(unknown["segment_route_cargo_code"])
     assert unknown["segment_routing_code"] == known["segment_routing_code"]
     assert unknown["segment_hs_chapter_code"] == known["segment_hs_chapter_code"]
+
+
+def test_the_route_and_cargo_cell_gathers_every_commodity_of_a_route_but_keeps_reefers_apart() -> None:
+    coffee = segment_keys("ECGYE", "PTSIE", "09", 0.0)
+    cocoa = segment_keys("ECGYE", "PTSIE", "18", 0.0)
+    bananas = segment_keys("ECGYE", "PTSIE", "08", 1.0)
+    direct = segment_keys("ECGYE", "", "09", 0.0)
+    assert coffee == ("ECGYE", "PTSIE", "09", "ECGYE>PTSIE|09|dry", "ECGYE>PTSIE|dry")
+    assert cocoa[4] == coffee[4] and cocoa[3] != coffee[3]
+    assert bananas[4] == "ECGYE>PTSIE|reefer"
+    assert direct[4] == "ECGYE>|dry" != coffee[4]
+    assert segment_keys(None, "PTSIE", "09", 0.0)[3:] == (None, None)  # no port of loading: no route
+    assert segment_keys("ECGYE", None, None, math.nan)[3:] == (None, None)  # routing unknown
+    assert segment_keys("ECGYE", "", None, math.nan)[4] == "ECGYE>|unknown"
 
 
 def test_without_segment_codes_the_feature_set_and_its_files_are_as_before() -> None:
