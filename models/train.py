@@ -69,7 +69,8 @@ SELECTION_BIAS = (
 # LightGBM's handling of the segment codes (features.segments), when the feature set has them. At most 16
 # categories on one side of a split (docs/model-findings.md): against 32, Rotterdam 17.8 / 17.8 % against
 # 17.3 / 17.3 % on the default world (LightGBM seeds 0 / 1) and 16.4 / 16.4 % against 16.4 / 16.5 % on a
-# 240-day one; 8 gains a little more on the first world and loses 1.2 points on the second.
+# 240-day one; 8 gains a little more on the first world and loses 1.2 points on the second. With the
+# route-and-cargo code (2026-12-03) likewise: 12 and 8 gain on the first world and lose on the second.
 CATEGORICAL_PARAMS = {"cat_smooth": 10.0, "cat_l2": 10.0, "min_data_per_group": 30, "max_cat_threshold": 16}
 
 
