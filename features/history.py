@@ -1,8 +1,10 @@
 """Shipper history: features read from a :class:`PartyState` before an event, and the update after it.
 
-Front companies are new, have few shipments, ship a commodity or use a route for the first time, and
-amend late; a legitimate shipper's container misused for rip-on/rip-off has a long, clean record, so
-record length and the shipper's inspection history matter in both directions.
+Front companies are new, have few shipments, ship a commodity or use a route for the first time, amend
+late and declare weights or values that do not fit the commodity — a front's record shows such misfits
+shipment after shipment, where an established shipper's hardly ever does. A legitimate shipper's
+container misused for rip-on/rip-off has a long, clean record, so record length and the shipper's
+inspection history matter in both directions.
 
 Distinct counts come from capped sets: beyond the cap a set stops growing and counts what it could not
 hold, so a distinct count is exact up to the cap and an upper bound above it, and "new consignee" is
@@ -20,6 +22,10 @@ from features.state import PartyState
 
 TAU_7D = 7 * SECONDS_PER_DAY
 TAU_30D = 30 * SECONDS_PER_DAY
+# A declaration misfits its commodity when its weight or its value per kg lies this many standard
+# deviations of the commodity's norm (reference tables) from the norm's mean or further. The simulated
+# misdeclarations sit 3-9 deviations out, a legitimate declaration's spread under 1.
+MISFIT_Z = 2.5
 
 HISTORY_NAMES: tuple[str, ...] = (
     "shipper_shipments",
@@ -41,6 +47,7 @@ HISTORY_NAMES: tuple[str, ...] = (
     "shipper_top_route_share",
     "shipper_amendment_rate",
     "shipper_reefer_share",
+    "shipper_misfit_share",
     "shipper_inspections",
     "shipper_drug_findings",
     "shipper_other_findings",
@@ -77,7 +84,7 @@ def history_features(s: PartyState | None, t: float, keys: Keys, amends: int, ou
     if s is None or s.n == 0:
         # A first shipment: every item is new to the shipper; shares and ages are undefined.
         out.extend((0.0, NAN, NAN, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, _new(chapter), _new(hs6), _new(consignee),
-                    _new(route), _new(origin), NAN, NAN, NAN, NAN))
+                    _new(route), _new(origin), NAN, NAN, NAN, NAN, NAN))
         out.extend(_inspection_features(s, t))
         out.append(NAN)
         return
@@ -106,6 +113,7 @@ def history_features(s: PartyState | None, t: float, keys: Keys, amends: int, ou
         max(routes.values()) / n if routes else NAN,
         s.n_amend / n,
         s.n_reefer / n,
+        s.n_misfit / s.n_checked if s.n_checked else NAN,
     ))
     out.extend(_inspection_features(s, t))
     # Fronts switch the consignee in a late amendment once they know the container was not selected.
@@ -126,13 +134,28 @@ def _inspection_features(s: PartyState | None, t: float) -> tuple[float, ...]:
     )
 
 
+def misfit(weight_z: float, value_z: float) -> bool | None:
+    """Whether a declaration's weight or value per kg misfits its commodity (:data:`MISFIT_Z`).
+
+    None when neither can be checked (no norm for the commodity, or neither declared).
+    """
+    checked = None
+    for z in (weight_z, value_z):
+        if z == z:  # not NaN
+            if abs(z) >= MISFIT_Z:
+                return True
+            checked = False
+    return checked
+
+
 def update_history(
     s: PartyState, t: float, keys: Keys, amendment: bool, reefer: bool, caps: tuple[int, int, int, int, int],
-    declaration: int,
+    declaration: int, misfits: bool | None,
 ) -> None:
     """Fold an event at ``t`` into the shipper's state (after its features were computed).
 
     ``caps`` bounds the consignee, route, origin, HS-code and recent-declaration collections;
+    ``misfits`` is :func:`misfit` of the event's declaration (None when it could not be checked);
     ``declaration`` is the hash of the event's id (remembered so that its amendments can refer to it).
     """
     chapter, hs6, consignee, route, origin = keys
@@ -155,6 +178,9 @@ def update_history(
     s.n += 1
     s.n_amend += amendment
     s.n_reefer += reefer
+    if misfits is not None:
+        s.n_checked += 1
+        s.n_misfit += misfits
     if chapter >= 0:
         s.chapters |= 1 << chapter
     if hs6 >= 0 and hs6 not in s.hs_codes:

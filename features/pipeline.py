@@ -27,7 +27,15 @@ from features.event import (
     number,
     route_key,
 )
-from features.history import HISTORY_NAMES, country_code, fold_outcome, history_features, stable_hash, update_history
+from features.history import (
+    HISTORY_NAMES,
+    country_code,
+    fold_outcome,
+    history_features,
+    misfit,
+    stable_hash,
+    update_history,
+)
 from features.memo import remember
 from features.origin import ORIGIN_NAMES, Norm, origin_static, weight_value_features
 from features.parties import PartyFeatures, party_names
@@ -153,7 +161,9 @@ class FeaturePipeline:
         route_values, first_seen, route_hash = route
 
         out.extend(origin_values)
-        out.extend(weight_value_features(norm, number(event.gross_weight_kg), number(event.declared_value_eur)))
+        weight_z, value_log, value_z = weight_value_features(norm, number(event.gross_weight_kg),
+                                                             number(event.declared_value_eur))
+        out.extend((weight_z, value_log, value_z))
         out.extend(route_values)
         amendment = event.is_amendment
         out.extend(timing_features(first_seen, t, epoch_seconds(event.eta), amendment))
@@ -192,7 +202,8 @@ class FeaturePipeline:
         if update:
             if state is None:
                 state = PartyState()
-            update_history(state, t, keys, bool(amendment), reefer == 1.0, self._caps, stable_hash(event.event_id))
+            update_history(state, t, keys, bool(amendment), reefer == 1.0, self._caps, stable_hash(event.event_id),
+                           misfit(weight_z, value_z))
             store.put(shipper, state)
 
     def _origin_parts(self, mode: str | None, container_type: str | None, port_of_loading: str | None,

@@ -72,6 +72,7 @@ STATIC_TEXTS: dict[str, str] = {
     "shipper_top_route_share": "{value:.0%} of the shipper's shipments take its usual route",
     "shipper_amendment_rate": "shipper amends {value:.0%} of its declarations",
     "shipper_reefer_share": "{value:.0%} of the shipper's shipments are refrigerated",
+    "shipper_misfit_share": "{value:.0%} of the shipper's declarations misfit their commodity's weight or value",
     "shipper_inspections": "shipper inspected {value:.0f} time(s) before",
     "shipper_drug_findings": "drugs found {value:.0f} time(s) in the shipper's containers",
     "shipper_other_findings": "other irregularities found {value:.0f} time(s) at the shipper",

@@ -18,11 +18,15 @@ from typing import Protocol
 
 from portrisk.errors import DataError
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 # version, n, first_seen, last_seen, v7, v30, n_amend, n_reefer, chapters (2 x 64 bits),
 # consignee_overflow, origin_overflow, hs_overflow, n_inspected, n_drugs, n_other, last_finding,
-# then the lengths of the five collections that follow.
-_HEAD = struct.Struct("<BIddddIIQQIIIIIIdHHHHH")
+# then the lengths of the five collections that follow; format 3 appends n_checked and n_misfit.
+_HEAD = struct.Struct("<BIddddIIQQIIIIIIdHHHHHII")
+# Format 2 (before the misfit counters) is still read: such a shipper's misfit share is unknown (NaN)
+# until its next checked declaration, rather than a zero its record never earned.
+_HEAD_V2 = struct.Struct("<BIddddIIQQIIIIIIdHHHHH")
+_HEADS = {3: _HEAD, 2: _HEAD_V2}
 _MASK64 = (1 << 64) - 1
 
 
@@ -54,6 +58,8 @@ class PartyState:
     n_drugs: int = 0
     n_other: int = 0
     last_finding: float = math.nan
+    n_checked: int = 0
+    n_misfit: int = 0
     consignees: set[int] = field(default_factory=set)
     origins: set[int] = field(default_factory=set)
     hs_codes: set[int] = field(default_factory=set)
@@ -67,7 +73,7 @@ class PartyState:
             self.n_reefer, self.chapters & _MASK64, self.chapters >> 64, self.consignee_overflow,
             self.origin_overflow, self.hs_overflow, self.n_inspected, self.n_drugs, self.n_other,
             self.last_finding, len(self.consignees), len(self.origins), len(self.hs_codes), len(self.routes),
-            len(self.recent),
+            len(self.recent), self.n_checked, self.n_misfit,
         )
         # Sorted sets make equal states encode to equal bytes; route order is kept because it decides
         # which entry the capped table evicts on a tie.
@@ -85,13 +91,17 @@ class PartyState:
     @classmethod
     def from_bytes(cls, data: bytes) -> PartyState:
         """Inverse of :meth:`to_bytes`; DataError for a record of another format or a truncated one."""
-        if not data or data[0] != STATE_FORMAT:
+        head = _HEADS.get(data[0]) if data else None
+        if head is None:
             found = data[0] if data else "nothing"
-            raise DataError(f"party state: expected format {STATE_FORMAT}, got {found}")
+            raise DataError(f"party state: format {found} is not one this code reads"
+                            f" ({', '.join(map(str, sorted(_HEADS)))})")
         try:
+            fields = head.unpack_from(data)
             (_, n, first_seen, last_seen, v7, v30, n_amend, n_reefer, lo, hi, c_over, o_over, h_over,
-             n_insp, n_drugs, n_other, last_finding, n_cons, n_orig, n_hs, n_routes, n_recent) = _HEAD.unpack_from(data)
-            offset = _HEAD.size
+             n_insp, n_drugs, n_other, last_finding, n_cons, n_orig, n_hs, n_routes, n_recent) = fields[:22]
+            n_checked, n_misfit = fields[22:] if len(fields) > 22 else (0, 0)
+            offset = head.size
             consignees = struct.unpack_from(f"<{n_cons}I", data, offset)
             offset += 4 * n_cons
             origins = struct.unpack_from(f"<{n_orig}H", data, offset)
@@ -110,6 +120,7 @@ class PartyState:
             n=n, first_seen=first_seen, last_seen=last_seen, v7=v7, v30=v30, n_amend=n_amend,
             n_reefer=n_reefer, chapters=lo | (hi << 64), consignee_overflow=c_over, origin_overflow=o_over,
             hs_overflow=h_over, n_inspected=n_insp, n_drugs=n_drugs, n_other=n_other, last_finding=last_finding,
+            n_checked=n_checked, n_misfit=n_misfit,
             consignees=set(consignees), origins=set(origins), hs_codes=set(hs_codes),
             routes=dict(zip(flat[::2], flat[1::2], strict=True)),
             recent=dict(zip(pairs[::2], pairs[1::2], strict=True)),

@@ -16,7 +16,8 @@ INCREASING = frozenset({
     "lane_commodity_risk", "hs_novel", "reefer_mismatch", "transship_source_region", "transship_hub_risk",
     "route_risk", "lane_route_novel", "is_amendment", "eta_weekend",
     "shipper_new_hs_chapter", "shipper_new_hs_code", "shipper_new_consignee", "shipper_new_route",
-    "shipper_new_origin", "shipper_drug_findings", "shipper_finding_rate", "amendment_consignee_changed",
+    "shipper_new_origin", "shipper_misfit_share", "shipper_drug_findings", "shipper_finding_rate",
+    "amendment_consignee_changed",
 })
 DECREASING = frozenset({"lane_route_share", "lane_route_is_usual", "lane_route_age_days", "shipper_route_share",
                         "amendment_lead_hours"})

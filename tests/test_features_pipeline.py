@@ -117,7 +117,7 @@ def test_first_shipment_has_nan_for_undefined_history_and_zero_counts(pipeline: 
     assert column(pipeline, x, "shipper_shipments") == 0.0
     assert column(pipeline, x, "shipper_new_consignee") == 1.0
     for name in ("shipper_age_days", "shipper_days_since_last", "shipper_route_share", "shipper_finding_rate",
-                 "shipper_days_since_finding", "shipper_amendment_rate"):
+                 "shipper_days_since_finding", "shipper_amendment_rate", "shipper_misfit_share"):
         assert math.isnan(column(pipeline, x, name)), name
 
 
@@ -177,6 +177,28 @@ def test_an_amendment_that_switches_the_consignee_is_flagged(pipeline: FeaturePi
     assert column(pipeline, pipeline.features_only(switched, store), "amendment_consignee_changed") == 1.0
     unknown = same.model_copy(update={"amends_event_id": "never-seen"})
     assert math.isnan(column(pipeline, pipeline.features_only(unknown, store), "amendment_consignee_changed"))
+
+
+def test_misfit_share_counts_earlier_declarations_off_their_commodity_norm(pipeline: FeaturePipeline,
+                                                                            history) -> None:
+    events, _ = history
+    base = events[0]
+    store = InMemoryStore()
+    fits = pipeline.process(base, store)
+    assert abs(column(pipeline, fits, "weight_z")) < 2.5 and abs(column(pipeline, fits, "value_per_kg_z")) < 2.5
+    # A container declared at a hundred times its commodity's usual weight (its value per kg far below).
+    heavy = replace_time(base, hours=10).model_copy(update={
+        "event_id": "heavy", "gross_weight_kg": 100 * base.gross_weight_kg})
+    assert column(pipeline, pipeline.process(heavy, store), "shipper_misfit_share") == 0.0  # before it
+    # A declaration without weight and value cannot be checked: it leaves the share as it was.
+    bare = replace_time(base, hours=20).model_copy(update={
+        "event_id": "bare", "gross_weight_kg": None, "declared_value_eur": None})
+    assert column(pipeline, pipeline.process(bare, store), "shipper_misfit_share") == 0.5
+    later = pipeline.features_only(replace_time(base, hours=30), store)
+    assert column(pipeline, later, "shipper_misfit_share") == 0.5
+    assert column(pipeline, later, "shipper_shipments") == 3.0
+    state = store.get(base.shipper_id)
+    assert state is not None and (state.n_checked, state.n_misfit) == (2, 1)
 
 
 def test_outcome_for_an_unseen_shipper_creates_its_state(pipeline: FeaturePipeline, history) -> None:

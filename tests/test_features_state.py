@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import struct
+from dataclasses import replace
 
 import pytest
 from features_support import make_history, tables_for
 
 from features.config import ExtraFeature, FeatureConfig, PartyRole
-from features.history import _count_route
+from features.history import _count_route, misfit
 from features.pipeline import FeaturePipeline
 from features.reason_texts import reason_texts
-from features.state import InMemoryStore, PartyState
+from features.state import STATE_FORMAT, InMemoryStore, PartyState
 from portrisk.errors import ConfigError, DataError
 from scoring.feature_hash import feature_hash
 
@@ -20,7 +22,8 @@ def test_state_round_trips_through_bytes_exactly() -> None:
     state = PartyState(n=7, first_seen=1.7e9, last_seen=1.7e9 + 3600.5, v7=2.25, v30=6.5, n_amend=1, n_reefer=3,
                        chapters=(1 << 8) | (1 << 97), consignee_overflow=2, n_inspected=2, n_drugs=1,
                        consignees={1, 2**32 - 1}, origins={(ord("E") << 8) | ord("C")}, hs_codes={80390},
-                       routes={5: 3, 9: 1}, recent={11: 7, 3: 2**31}, last_finding=1.7e9 + 99.25)
+                       routes={5: 3, 9: 1}, recent={11: 7, 3: 2**31}, last_finding=1.7e9 + 99.25,
+                       n_checked=6, n_misfit=2)
     again = PartyState.from_bytes(state.to_bytes())
     assert again == state
     assert again.to_bytes() == state.to_bytes()
@@ -37,6 +40,27 @@ def test_state_decoding_rejects_foreign_and_truncated_records() -> None:
         PartyState.from_bytes(data[:-2])
     with pytest.raises(DataError, match="trailing"):
         PartyState.from_bytes(data + b"\x00")
+
+
+def test_a_format_2_record_is_read_with_its_misfit_record_unknown() -> None:
+    state = PartyState(n=4, first_seen=1.7e9, last_seen=1.7e9 + 60.0, n_amend=1, last_finding=1.7e9 + 9.0,
+                       consignees={3}, routes={5: 4},
+                       n_checked=4, n_misfit=1)
+    data = state.to_bytes()
+    head = struct.calcsize("<BIddddIIQQIIIIIIdHHHHH")
+    old = b"\x02" + data[1:head] + data[head + 8:]  # the format before the two misfit counters
+    again = PartyState.from_bytes(old)
+    assert again == replace(state, n_checked=0, n_misfit=0)
+    assert PartyState.from_bytes(again.to_bytes()) == again  # written back in the current format
+    assert again.to_bytes()[0] == STATE_FORMAT == 3
+
+
+def test_a_declaration_misfits_when_its_weight_or_value_is_far_off_the_norm() -> None:
+    nan = math.nan
+    assert misfit(0.3, -1.0) is False
+    assert misfit(-2.6, 0.0) is True and misfit(0.0, 2.5) is True and misfit(nan, -4.0) is True
+    assert misfit(1.0, nan) is False  # the weight alone can be checked
+    assert misfit(nan, nan) is None  # nothing to check: no norm, or neither declared
 
 
 def test_capped_route_table_keeps_the_usual_route() -> None:
