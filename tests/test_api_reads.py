@@ -37,7 +37,10 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def setup(kafka_settings: Settings, model_dir: Path) -> tuple[Settings, dict[str, str]]:
-    settings = kafka_settings.model_copy(update={"model_dir": model_dir})
+    # What-if answers are compared across calls: a budget a loaded CI machine always meets keeps the
+    # rules-only fallback (1 ms a row by default) out of them; budgets are tested in test_budget.py.
+    settings = kafka_settings.model_copy(update={"model_dir": model_dir, "event_budget_ms": 500.0,
+                                                 "batch_budget_ms": 500.0})
     _, _, keys = prepare(settings)
     return settings, keys
 
