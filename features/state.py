@@ -22,10 +22,10 @@ STATE_FORMAT = 3
 # version, n, first_seen, last_seen, v7, v30, n_amend, n_reefer, chapters (2 x 64 bits),
 # consignee_overflow, origin_overflow, hs_overflow, n_inspected, n_drugs, n_other, last_finding,
 # then the lengths of the five collections that follow; format 3 appends n_checked and n_misfit.
-_HEAD = struct.Struct("<BIddddIIQQIIIIIIdHHHHHII")
 # Format 2 (before the misfit counters) is still read: such a shipper's misfit share is unknown (NaN)
 # until its next checked declaration, rather than a zero its record never earned.
 _HEAD_V2 = struct.Struct("<BIddddIIQQIIIIIIdHHHHH")
+_HEAD = struct.Struct(_HEAD_V2.format + "II")
 _HEADS = {3: _HEAD, 2: _HEAD_V2}
 _MASK64 = (1 << 64) - 1
 
@@ -100,7 +100,7 @@ class PartyState:
             fields = head.unpack_from(data)
             (_, n, first_seen, last_seen, v7, v30, n_amend, n_reefer, lo, hi, c_over, o_over, h_over,
              n_insp, n_drugs, n_other, last_finding, n_cons, n_orig, n_hs, n_routes, n_recent) = fields[:22]
-            n_checked, n_misfit = fields[22:] if len(fields) > 22 else (0, 0)
+            n_checked, n_misfit = fields[22:] if head is _HEAD else (0, 0)
             offset = head.size
             consignees = struct.unpack_from(f"<{n_cons}I", data, offset)
             offset += 4 * n_cons
