@@ -26,7 +26,8 @@ so that loop can be replayed:
 4. At the end of each step the model is retrained on the labels known by then: the legacy labels known
    before the cut-off plus the results of portrisk's own scans, recency-weighted from the moment of the
    retraining, random scans weighted like random selections in training, with as many trees as early
-   stopping found for the cut-off model.
+   stopping found for the cut-off model. The cut-off model's tip trees (:mod:`models.tips`) are added
+   to every retrained model unchanged: the replay has no tips after the cut-off.
 
 Features (:class:`LiveFeatures`): from the cut-off on they are computed as the deployment would, one
 day at a time — shipper histories fold in portrisk's own results, not the legacy policy's (which a
@@ -61,9 +62,11 @@ from features.rows import OutcomeRow, event_rows, outcome_rows
 from features.state import InMemoryStore
 from features.tables import ReferenceTables
 from models.dataset import Features, History, container_keys, featurise, load_history
+from models.ensemble import add_trees
 from models.evaluate import interval_lines, share_cell, times_cell, typology_totals, world_scale
 from models.evaluation import container_table, evaluate_table, segment_labels
 from models.tables import TableBuilder
+from models.tips import TipModel, fit_tip_model
 from models.train import (
     Periods,
     Rows,
@@ -166,6 +169,15 @@ class Replay:
         self.per_container = 1.0 / np.maximum(declarations, 1)  # a container counts once, however declared
         self.X = feats.X  # the features models score and learn from (a copy when live ones replace them)
         self.live: LiveFeatures | None = None
+        # The cut-off model's trees fit to labels (refitted at every retraining with as many) and its tip
+        # trees (models.tips: the replay has no tips after the cut-off, so they stay the cut-off's).
+        self.main_rounds = 0
+        self.tip: TipModel | None = None
+
+    def with_tips(self, booster: lightgbm.Booster) -> lightgbm.Booster:
+        """``booster`` with the cut-off's tip trees added, as `portrisk train` adds them."""
+        tip = self.tip
+        return booster if tip is None else add_trees(booster, tip.booster, self.train_config.tip_weight, tip.offset)
 
     # Exploration's segments (only built when an explored share asks for them): the analysts' pattern —
     # port of loading, routing, HS chapter — and reefer or not; the legacy labels and findings in each.
@@ -292,9 +304,8 @@ class Replay:
         if not known.any():
             return previous, {**summary, "retrained": False}
         y = np.where(known, scans.found, self.rows.y)
-        booster = refit(self.X, y, weight, rows, self.feats.names, cfg, previous.current_iteration(),
-                        self.rows.labelled | known)
-        return booster, {**summary, "retrained": True}
+        booster = refit(self.X, y, weight, rows, self.feats.names, cfg, self.main_rounds, self.rows.labelled | known)
+        return self.with_tips(booster), {**summary, "retrained": True}
 
 
 class LiveFeatures:
@@ -371,10 +382,14 @@ def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: Back
     cuts = cutoffs(periods, train_config.refresh_days)
     feats = featurise(history, train_config.features, cuts)
     rows = training_rows(history, feats, periods, train_config)
-    booster, _ = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, train_config, rows.labelled)
+    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, train_config,
+                           rows.labelled)
     scale = world_scale(world)
     caps = {port: capacity * scale for port, capacity in capacities.items()}
     replay = Replay(history, truth, feats, periods, rows, config, train_config, detection)
+    replay.main_rounds = metrics["rounds"]
+    replay.tip = fit_tip_model(history, feats, periods, rows, train_config) if train_config.tip_weight > 0 else None
+    booster = replay.with_tips(booster)
     if config.live_features:
         replay.live = LiveFeatures(history, train_config.features, cuts, feats.tables.digest)
         replay.X = feats.X.copy()

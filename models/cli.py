@@ -49,6 +49,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     train.add_argument("--segment-codes", action=argparse.BooleanOptionalAction, default=None,
                        help="the segment (port of loading, routing, HS chapter, reefer or dry) as categorical "
                             "features (features.segments; default: on)")
+    train.add_argument("--tip-weight", type=float, default=None,
+                       help="weight of the tip model's trees, fit to the findings of intelligence-led inspections "
+                            "against a sample of all containers (models/tips.py; default 1; 0: none)")
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser(
@@ -177,12 +180,16 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
         config = replace(config, cutoff_share=1.0 - args.holdout_share)
     if args.segment_codes is not None:
         config = replace(config, features=replace(config.features, segment_codes=args.segment_codes))
+    if args.tip_weight is not None:
+        config = replace(config, tip_weight=args.tip_weight)
     began = time.perf_counter()
     card = train_model(args.world, args.out, config)
     m = card.metrics
     print(f"model {card.version}: {len(card.feature_names)} features (hash {card.feature_hash}), "
           f"trained on {card.data_summary['rows_used']:,} labelled rows with "
-          f"{card.data_summary['positives_used']} drug findings, {m['rounds']} rounds")
+          f"{card.data_summary['positives_used']} drug findings, {m['rounds']} rounds"
+          + (f" + {m['tip_model']['rounds']} tip trees ({m['tip_model']['findings']} tip findings)"
+             if m.get("tip_model") else ""))
     print(f"validation: average precision {m['valid_average_precision']:.3f}, ROC-AUC {m['valid_roc_auc']:.3f} "
           f"on {m['valid_rows']:,} rows ({m['valid_positives']} findings); parity max |delta| "
           f"{card.parity['max_abs_delta']:.2g} over {card.parity['rows_checked']:,} rows")

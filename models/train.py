@@ -47,10 +47,12 @@ from features.segments import SEGMENT_NAMES
 from features.tables import TABLES_FILE
 from models.artifact import ModelCard, save_artifact
 from models.dataset import Features, History, Periods, featurise, labels, load_history, period_mask
+from models.ensemble import add_trees, platt, rescale
 from models.export import export_with_gate
 from models.importer.writer import read_import_record
 from models.metrics import average_precision, roc_auc
 from models.monotone import monotone_constraints
+from models.tips import fit_tip_model
 from portrisk.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -60,10 +62,14 @@ SELECTION_BIAS = (
     "Labels come only from inspected containers (positive: drugs found). Rule-selected inspections over-"
     "represent what the legacy policy already suspected; random-selection labels (the unbiased sample) are "
     "weighted {random_weight:g}x; selections by analysts' rules and tips, made on knowledge outside the features, "
-    "{rule}; uninspected containers {unlabelled}. Expect the model to be best where the "
+    "{rule}; uninspected containers {unlabelled}. {tips} Expect the model to be best where the "
     "old policy looked and weakest on patterns it never selected (new routes and methods); keep a random "
     "share of scans so that such patterns get labels."
 )
+TIPS_USED = ("The drug findings of tip inspections, a sample of the loads drawn whatever the rules thought, "
+             "train extra trees against a random sample of all containers (weight {weight:g}; models/tips.py).")
+TIPS_UNUSED = "No tip model ({why})."
+
 
 
 # LightGBM's handling of the segment codes (features.segments), when the feature set has them. At most 16
@@ -96,6 +102,11 @@ class TrainConfig:
     max_rounds: int = 2000
     patience: int = 200
     min_rounds: int = 100
+    # The tip model (models.tips): trees fit to the findings of intelligence-led inspections against a
+    # sample of all containers, added to the main model's with this weight; 0 leaves them out.
+    tip_weight: float = 1.0
+    tip_sample: int = 300_000  # containers of the training period drawn as the tip model's population
+    tip_min_findings: int = 30  # fewer tip findings in the training or validation period: no tip model
     params: dict[str, Any] = field(default_factory=lambda: {
         "objective": "binary",
         "learning_rate": 0.02,
@@ -242,6 +253,24 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: n
     return _grow(X, y, w, train | valid, names, base, rounds), metrics
 
 
+def with_tip_model(booster: lightgbm.Booster, metrics: dict[str, Any], history: History, feats: Features,
+                   periods: Periods, rows: Rows, config: TrainConfig) -> tuple[lightgbm.Booster, dict[str, Any]]:
+    """The main model with the tip model's trees added (:mod:`models.tips`), and its metrics under
+    ``tip_model`` (None when there is none: ``tip_weight`` 0, or too few tip findings)."""
+    tip = fit_tip_model(history, feats, periods, rows, config) if config.tip_weight > 0 else None
+    if tip is None:
+        return booster, {**metrics, "tip_model": None}
+    merged = add_trees(booster, tip.booster, config.tip_weight, tip.offset)
+    # The sum double-counts what both models see (a source origin, say), so its probabilities overshoot at
+    # the top; a logistic fit on the labelled rows maps them back to P(drugs found | inspected). It is
+    # monotone, so the ranking, and every figure at capacity, stays the same.
+    used = (rows.train | rows.valid) & rows.labelled
+    raw = np.asarray(merged.predict(feats.X[used], raw_score=True))
+    scale, shift = platt(raw, rows.y[used].astype(float), rows.weight[used])
+    calibration = {"scale": scale, "shift": shift}
+    return rescale(merged, scale, shift), {**metrics, "tip_model": {**tip.metrics, "calibration": calibration}}
+
+
 def refit(X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray, names: tuple[str, ...], config: TrainConfig,
           rounds: int, labelled: np.ndarray | None = None) -> lightgbm.Booster:
     """A model of ``rounds`` trees on ``rows`` (no early stopping: the rounds were found before)."""
@@ -313,6 +342,7 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
     feats = featurise(history, config.features, cutoffs(periods, config.refresh_days))
     rows = training_rows(history, feats, periods, config)
     booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, config, rows.labelled)
+    booster, metrics = with_tip_model(booster, metrics, history, feats, periods, rows, config)
 
     later = period_mask(history, periods.train_end, periods.valid_end)
     p_later = np.asarray(booster.predict(feats.X[later]))
@@ -335,7 +365,9 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
             random_weight=config.random_weight,
             rule="are left out" if config.rule_weight <= 0 else f"are weighted {config.rule_weight:g}x",
             unlabelled="are left out" if config.unlabelled_weight <= 0
-            else f"of the training period join as negatives with weight {config.unlabelled_weight:g} each"),
+            else f"of the training period join as negatives with weight {config.unlabelled_weight:g} each",
+            tips=TIPS_USED.format(weight=config.tip_weight) if metrics["tip_model"] is not None
+            else TIPS_UNUSED.format(why="tip_weight 0" if config.tip_weight <= 0 else "too few tip findings")),
         extra={"tables_file": TABLES_FILE, "tables_digest": feats.tables.digest,
                "feature_config": config.features.to_dict(), "periods": periods.to_dict(),
                "decision_threshold": threshold, "refresh_days": config.refresh_days,
@@ -343,6 +375,7 @@ def train_model(history_dir: str | Path, out_dir: str | Path, config: TrainConfi
                "seed": config.seed,
                "random_weight": config.random_weight, "rule_weight": config.rule_weight,
                "unlabelled_weight": config.unlabelled_weight, "unlabelled_sample": config.unlabelled_sample,
+               "tip_weight": config.tip_weight, "tip_sample": config.tip_sample,
                "recency_half_life_days": config.recency_half_life_days},
     )
     return save_artifact(out_dir, booster, onnx_bytes, card, extra_files={TABLES_FILE: tables_bytes})

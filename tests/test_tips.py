@@ -1,0 +1,87 @@
+"""The tip model: its case-control sample, its fit, and its trees in the trained artifact."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import lightgbm
+import numpy as np
+from models_support import TRAIN, small_model, small_world
+
+from models.artifact import load_card
+from models.dataset import Features, History, Periods, featurise, load_history, period_mask
+from models.tips import TIP_SELECTION, fit_tip_model, tip_rows
+from models.train import Rows, cutoffs, split, train_model, training_rows
+
+# The small world has only a handful of tip findings: let them make a tip model.
+WITH_TIPS = dataclasses.replace(TRAIN, tip_min_findings=1, tip_sample=5_000)
+
+
+@functools.cache
+def _replayed() -> tuple[History, Periods, Features, Rows]:
+    history = load_history(small_world())
+    periods = split(history, TRAIN)
+    feats = featurise(history, TRAIN.features, cutoffs(periods, TRAIN.refresh_days))
+    return history, periods, feats, training_rows(history, feats, periods, TRAIN)
+
+
+def test_tip_findings_are_the_positives_and_a_seeded_draw_of_the_period_the_population() -> None:
+    history, periods, feats, rows = _replayed()
+    index, y, weight, valid = tip_rows(history, feats, periods, rows, WITH_TIPS)
+    window = (feats.version >= 0) & period_mask(history, periods.tables_end, periods.valid_end)
+    found_by_tips = window & rows.y & (rows.selection == TIP_SELECTION)
+    assert found_by_tips.sum() >= 2 and set(index[y]) == set(np.flatnonzero(found_by_tips))
+    population = index[~y]
+    assert window[population].all() and not found_by_tips[population].any()
+    assert population.size == np.unique(population).size >= WITH_TIPS.tip_sample - found_by_tips.sum()
+    # Legacy findings are not positives: they sample what the rules chose, not the loads.
+    legacy_findings = np.flatnonzero(rows.y & (rows.selection == "legacy") & window)
+    assert legacy_findings.size and not np.isin(legacy_findings, index[y]).any()
+    age_days = (periods.valid_end - history.events["event_time"].iloc[index]).dt.total_seconds().to_numpy() / 86_400
+    assert np.allclose(weight, 0.5 ** (age_days / WITH_TIPS.recency_half_life_days))
+    assert (valid == period_mask(history, periods.train_end, periods.valid_end)[index]).all()
+    again, *_ = tip_rows(history, feats, periods, rows, WITH_TIPS)
+    other, *_ = tip_rows(history, feats, periods, rows, dataclasses.replace(WITH_TIPS, seed=1))
+    assert np.array_equal(again, index) and not np.array_equal(np.sort(other), np.sort(index))
+
+
+def test_the_tip_model_needs_enough_findings_and_is_centred_on_its_population() -> None:
+    history, periods, feats, rows = _replayed()
+    assert fit_tip_model(history, feats, periods, rows, TRAIN) is None  # fewer than 30: none
+    tip = fit_tip_model(history, feats, periods, rows, WITH_TIPS)
+    assert tip is not None and tip.metrics["rounds"] >= WITH_TIPS.min_rounds
+    assert tip.booster.num_trees() == tip.metrics["trees"] > 0
+    index, y, weight, _ = tip_rows(history, feats, periods, rows, WITH_TIPS)
+    assert tip.metrics["findings"] == int(y.sum()) and tip.metrics["population_sample"] == int((~y).sum())
+    raw = tip.booster.predict(feats.X[index[~y]], raw_score=True)
+    assert np.isclose(tip.offset, np.average(raw, weights=weight[~y]))
+    # It learnt something: the tip findings score above the average container.
+    assert tip.booster.predict(feats.X[index[y]], raw_score=True).mean() > tip.offset
+
+
+def test_training_adds_the_tip_trees_to_the_served_model(tmp_path: Path) -> None:
+    plain = load_card(small_model())
+    assert plain.metrics["tip_model"] is None and "No tip model (too few tip findings)" in plain.selection_bias
+
+    card = train_model(small_world(), tmp_path / "model", WITH_TIPS)
+    tip = card.metrics["tip_model"]
+    assert tip is not None and tip["findings"] >= 2 and "tip inspections" in card.selection_bias
+    served = lightgbm.Booster(model_file=str(tmp_path / "model" / "model.lgb.txt"))
+    main = lightgbm.Booster(model_file=str(small_model() / "model.lgb.txt"))
+    assert served.num_trees() == main.num_trees() + tip["trees"]
+    assert card.parity["passed"] and card.parity["max_abs_delta"] <= 1e-5
+    assert card.extra["tip_weight"] == WITH_TIPS.tip_weight
+    # The main trees are the model trained without tips: the tip trees only add to its raw score.
+    history, periods, feats, rows = _replayed()
+    assert plain.metrics["rounds"] == card.metrics["rounds"]
+    tips = fit_tip_model(history, feats, periods, rows, WITH_TIPS)
+    assert tips is not None
+    X = feats.X[:2000]
+    calibration = tip["calibration"]
+    assert calibration["scale"] > 0  # monotone: the ranking is the sum's
+    summed = main.predict(X, raw_score=True) + WITH_TIPS.tip_weight * (
+        tips.booster.predict(X, raw_score=True) - tips.offset)
+    expected = calibration["scale"] * summed + calibration["shift"]
+    assert np.abs(served.predict(X, raw_score=True) - expected).max() < 1e-8
