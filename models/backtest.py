@@ -175,7 +175,8 @@ class Replay:
         self.tip: TipModel | None = None
 
     def with_tips(self, booster: lightgbm.Booster) -> lightgbm.Booster:
-        """``booster`` with the cut-off's tip trees added, as `portrisk train` adds them."""
+        """``booster`` with the cut-off's tip trees added, as `portrisk train` adds them (without its
+        recalibration, which changes no ranking)."""
         tip = self.tip
         return booster if tip is None else add_trees(booster, tip.booster, self.train_config.tip_weight, tip.offset)
 

@@ -188,7 +188,7 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
     print(f"model {card.version}: {len(card.feature_names)} features (hash {card.feature_hash}), "
           f"trained on {card.data_summary['rows_used']:,} labelled rows with "
           f"{card.data_summary['positives_used']} drug findings, {m['rounds']} rounds"
-          + (f" + {m['tip_model']['rounds']} tip trees ({m['tip_model']['findings']} tip findings)"
+          + (f" + {m['tip_model']['trees']} tip trees ({m['tip_model']['findings']} tip findings)"
              if m.get("tip_model") else ""))
     print(f"validation: average precision {m['valid_average_precision']:.3f}, ROC-AUC {m['valid_roc_auc']:.3f} "
           f"on {m['valid_rows']:,} rows ({m['valid_positives']} findings); parity max |delta| "

@@ -20,6 +20,7 @@ period is a potential negative, as in positive-unlabelled learning.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,6 @@ import lightgbm
 import numpy as np
 
 from models.dataset import Features, History, Periods, period_mask
-from models.metrics import average_precision
 
 if TYPE_CHECKING:
     from models.train import Rows, TrainConfig
@@ -75,7 +75,7 @@ def fit_tip_model(history: History, feats: Features, periods: Periods, rows: Row
                   ) -> TipModel | None:
     """The tip model (early-stopped on the validation period, refitted on all), or None with fewer than
     ``config.tip_min_findings`` tip findings in either period (a history without tips has none)."""
-    from models.train import _categorical, _params
+    from models.train import fit
 
     index, y, weight, valid = tip_rows(history, feats, periods, rows, config)
     n_train, n_valid = int(y[~valid].sum()), int(y[valid].sum())
@@ -84,24 +84,14 @@ def fit_tip_model(history: History, feats: Features, periods: Periods, rows: Row
                  n_train, n_valid, config.tip_min_findings)
         return None
     X = feats.X[index]
-    names = feats.names
-    # The classes' balance is the sample's, not the world's: it shifts every score alike, so no reweighting.
-    params = {**_params(y, ~valid, names, config), "scale_pos_weight": 1.0}
-    dtrain = lightgbm.Dataset(X[~valid], y[~valid], weight=weight[~valid], feature_name=list(names),
-                              free_raw_data=False, **_categorical(names))
-    dvalid = lightgbm.Dataset(X[valid], y[valid], weight=weight[valid], reference=dtrain)
-    probe = lightgbm.train({**params, "metric": [config.stop_metric], "first_metric_only": True}, dtrain,
-                           config.max_rounds, valid_sets=[dvalid], valid_names=["valid"],
-                           callbacks=[lightgbm.early_stopping(config.patience, verbose=False)])
-    rounds = max(probe.best_iteration, config.min_rounds)
-    p_valid = np.asarray(probe.predict(X[valid], num_iteration=rounds))
-    booster = lightgbm.train(params, lightgbm.Dataset(X, y, weight=weight, feature_name=list(names),
-                                                       **_categorical(names)), rounds)
+    # The main model's early-stopped fit and refit; the classes' balance is the sample's, not the world's:
+    # it shifts every score alike, so the positives are not up-weighted.
+    booster, fitted = fit(X, y, weight, ~valid, valid, feats.names, dataclasses.replace(config, pos_weight=1.0))
     population = ~y
     offset = float(np.average(booster.predict(X[population], raw_score=True), weights=weight[population]))
     # "trees" can fall short of "rounds" when no split is left to make (a handful of findings).
-    metrics = {"rounds": rounds, "trees": booster.num_trees(), "findings": int(y.sum()),
+    metrics = {"rounds": fitted["rounds"], "trees": booster.num_trees(), "findings": int(y.sum()),
                "train_findings": n_train, "valid_findings": n_valid, "population_sample": int(population.sum()),
-               "offset": offset, "valid_average_precision": average_precision(p_valid, y[valid]),
+               "offset": offset, "valid_average_precision": fitted["valid_average_precision"],
                "weight": config.tip_weight}
     return TipModel(booster, offset, metrics)

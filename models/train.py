@@ -71,7 +71,6 @@ TIPS_USED = ("The drug findings of tip inspections, a sample of the loads drawn 
 TIPS_UNUSED = "No tip model ({why})."
 
 
-
 # LightGBM's handling of the segment codes (features.segments), when the feature set has them. At most 16
 # categories on one side of a split (docs/model-findings.md): against 32, Rotterdam 17.8 / 17.8 % against
 # 17.3 / 17.3 % on the default world (LightGBM seeds 0 / 1) and 16.4 / 16.4 % against 16.4 / 16.5 % on a
