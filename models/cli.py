@@ -52,6 +52,8 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     train.add_argument("--tip-weight", type=float, default=None,
                        help="weight of the tip model's trees, fit to the findings of intelligence-led inspections "
                             "against a sample of all containers (models/tips.py; default 1; 0: none)")
+    train.add_argument("--tip-max-rounds", type=int, default=None,
+                       help="most trees the tip model may add, a scoring-time budget (default 200)")
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser(
@@ -182,6 +184,8 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
         config = replace(config, features=replace(config.features, segment_codes=args.segment_codes))
     if args.tip_weight is not None:
         config = replace(config, tip_weight=args.tip_weight)
+    if args.tip_max_rounds is not None:
+        config = replace(config, tip_max_rounds=args.tip_max_rounds)
     began = time.perf_counter()
     card = train_model(args.world, args.out, config)
     m = card.metrics

@@ -86,12 +86,14 @@ def fit_tip_model(history: History, feats: Features, periods: Periods, rows: Row
     X = feats.X[index]
     # The main model's early-stopped fit and refit; the classes' balance is the sample's, not the world's:
     # it shifts every score alike, so the positives are not up-weighted.
-    booster, fitted = fit(X, y, weight, ~valid, valid, feats.names, dataclasses.replace(config, pos_weight=1.0))
+    # Its rounds are capped by the scoring budget (config.tip_max_rounds).
+    booster, fitted = fit(X, y, weight, ~valid, valid, feats.names,
+                          dataclasses.replace(config, pos_weight=1.0, max_rounds=config.tip_max_rounds))
     population = ~y
     offset = float(np.average(booster.predict(X[population], raw_score=True), weights=weight[population]))
     # "trees" can fall short of "rounds" when no split is left to make (a handful of findings).
     metrics = {"rounds": fitted["rounds"], "trees": booster.num_trees(), "findings": int(y.sum()),
                "train_findings": n_train, "valid_findings": n_valid, "population_sample": int(population.sum()),
                "offset": offset, "valid_average_precision": fitted["valid_average_precision"],
-               "weight": config.tip_weight}
+               "weight": config.tip_weight, "max_rounds": config.tip_max_rounds}
     return TipModel(booster, offset, metrics)

@@ -106,6 +106,10 @@ class TrainConfig:
     tip_weight: float = 1.0
     tip_sample: int = 300_000  # containers of the training period drawn as the tip model's population
     tip_min_findings: int = 30  # fewer tip findings in the training or validation period: no tip model
+    # A scoring budget, not a fit choice: every tree costs serving time, and 100 main + 200 tip trees keep
+    # batched ONNX scoring under its 10 µs/row target (benchmarks/bench_scoring.py; 485 uncapped tip trees
+    # took 20 µs). Early stopping picks the rounds within this cap (docs/model-findings.md).
+    tip_max_rounds: int = 200
     params: dict[str, Any] = field(default_factory=lambda: {
         "objective": "binary",
         "learning_rate": 0.02,

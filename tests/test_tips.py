@@ -61,6 +61,17 @@ def test_the_tip_model_needs_enough_findings_and_is_centred_on_its_population() 
     assert tip.booster.predict(feats.X[index[y]], raw_score=True).mean() > tip.offset
 
 
+def test_the_tip_models_rounds_stay_within_the_scoring_budget() -> None:
+    history, periods, feats, rows = _replayed()
+    free = fit_tip_model(history, feats, periods, rows, dataclasses.replace(WITH_TIPS, min_rounds=1))
+    assert free is not None and free.metrics["rounds"] > 3
+    cap = free.metrics["rounds"] // 2
+    capped = fit_tip_model(history, feats, periods, rows,
+                           dataclasses.replace(WITH_TIPS, min_rounds=1, tip_max_rounds=cap))
+    assert capped is not None and capped.metrics["max_rounds"] == cap
+    assert 1 <= capped.metrics["rounds"] <= cap and capped.booster.num_trees() <= cap
+
+
 def test_training_adds_the_tip_trees_to_the_served_model(tmp_path: Path) -> None:
     plain = load_card(small_model())
     assert plain.metrics["tip_model"] is None and "No tip model (too few tip findings)" in plain.selection_bias
