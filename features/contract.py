@@ -219,8 +219,11 @@ class InspectionOutcome(_Event):
     mainport: PortId
     inspected_at: UtcDatetime
     result: Literal["no_finding", "drugs", "other_irregularity"]
-    selection: Literal["model", "rule", "random", "legacy"] | None = Field(
-        default=None, description="why the container was selected, when known"
+    selection: Literal["model", "rule", "random", "legacy", "tip"] | None = Field(
+        default=None,
+        description="why the container was selected, when known: model (portrisk's score), rule (an analyst's "
+                    "rule or watch list), random (the random share), legacy (the rules before portrisk), tip "
+                    "(intelligence naming this container: a tip-off from a partner agency or an informant)",
     )
     inspector_id: Identifier | None = None
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None

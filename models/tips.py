@@ -2,12 +2,14 @@
 
 The main model learns from inspections the legacy policy chose, so it knows little of what that policy
 never looked at — a new route's dry cargo, say (docs/model-findings.md). Tips are different: an
-intelligence-led inspection (selection ``"rule"`` in the outcomes: a tip-off from a partner agency or
-an informant) concerns a container that really carries drugs, of any method, whatever the rules think
-of it (DOMAIN.md). The findings of those inspections are therefore a sample of the loads, drawn without
-regard to the legacy policy. Set against a random sample of all containers of the same period (a
-case-control design), a classifier learns the ratio p(x | found load) / p(x): up to a constant, how
-much likelier than average a container with features x is to carry a load that a scan finds.
+intelligence-led inspection (selection ``"tip"`` in the outcomes: a tip-off from a partner agency or
+an informant naming the container) concerns a container that really carries drugs, of any method,
+whatever the rules think of it (DOMAIN.md). The findings of those inspections are therefore a sample of
+the loads, drawn without regard to the legacy policy. Set against a random sample of all containers of
+the same period (a case-control design), a classifier learns the ratio p(x | found load) / p(x): up to a
+constant, how much likelier than average a container with features x is to carry a load that a scan
+finds. Findings of analysts' rules and watch lists (selection ``"rule"``) are not used: they aim at named
+parties rather than drawing from all loads.
 
 A few hundred findings make it noisy on its own, so it joins the main model as extra trees
 (:func:`models.ensemble.add_trees`): the served raw score is ``main + tip_weight * (tip - offset)``,
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from models.train import Rows, TrainConfig
 
 log = logging.getLogger(__name__)
-TIP_SELECTION = "rule"  # the outcomes' selection of intelligence-led inspections
+TIP_SELECTION = "tip"  # the outcomes' selection of inspections on a tip-off
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ cut-off (old labels still count, for what has not changed).
 
 Selection bias: labels exist only where a container was inspected, and the past policy chose what to
 inspect. Rows selected at random are the only unbiased sample, so they get ``random_weight`` times the
-weight of the legacy policy's selections. Rows selected by analysts' rules and tips (selection ``"rule"``) were chosen
+weight of the legacy policy's selections. Rows selected by analysts' rules and tips (selections ``"rule"`` and
+``"tip"``: intelligence-led) were chosen
 on knowledge the features do not hold — an informant, a watchlist — so whether they held drugs says what
 that knowledge found, not what the declaration and the parties' records show: they weigh ``rule_weight``
 (0 by default: left out of training, while their results still count in party histories and finding
@@ -57,6 +58,7 @@ from portrisk.errors import DataError
 
 log = logging.getLogger(__name__)
 FEATURE_CONFIG_FILE = "feature_config.json"
+INTELLIGENCE_LED = ("rule", "tip")  # selections made on knowledge the features do not hold
 
 SELECTION_BIAS = (
     "Labels come only from inspected containers (positive: drugs found). Rule-selected inspections over-"
@@ -191,13 +193,13 @@ def training_rows(history: History, feats: Features, periods: Periods, config: T
     known = labels(history, periods.valid_end)  # valid_end is the training cut-off
     labelled = (feats.version >= 0) & known.inspected
     if config.rule_weight <= 0:
-        labelled = labelled & (known.selection != "rule")
+        labelled = labelled & ~np.isin(known.selection, INTELLIGENCE_LED)
     in_train = period_mask(history, periods.tables_end, periods.train_end)
     train = labelled & in_train
     valid = labelled & period_mask(history, periods.train_end, periods.valid_end)
     # A container counts once whatever its number of declarations (original plus amendments).
     per_container = 1.0 / np.maximum(known.declarations, 1)
-    weight = np.select([known.selection == "random", known.selection == "rule", known.inspected],
+    weight = np.select([known.selection == "random", np.isin(known.selection, INTELLIGENCE_LED), known.inspected],
                        [config.random_weight, config.rule_weight, 1.0], 0.0) * per_container
     if config.unlabelled_weight > 0:
         drawn = _unlabelled_draw(np.flatnonzero((feats.version >= 0) & ~known.inspected & in_train), config)

@@ -91,8 +91,8 @@ def admin_frame(world_dir: Path) -> pd.DataFrame:
         "BEVINDING": np.where(inspected, np.where(result == "no_finding", "N", "J"), ""),
         "ERNST": np.select([result == "drugs", result == "other_irregularity"], ["hoog", "laag"], ""),
         "CONTROLEDATUM": np.where(inspected, inspected_day.to_numpy(), ""),
-        "SELECTIE": np.select([labels["selection"].to_numpy() == "random", labels["selection"].to_numpy() == "legacy"],
-                              ["steekproef", "profiel"], ""),
+        "SELECTIE": np.select([labels["selection"].to_numpy() == s for s in ("random", "legacy", "tip")],
+                              ["steekproef", "profiel", "melding"], ""),
     })
 
 

@@ -131,7 +131,7 @@ def test_values_are_converted_to_the_contract_not_invented(frame: pd.DataFrame, 
     inspected = frame["GECONTROLEERD"] == "J"
     assert len(outcomes) == int(inspected.sum())
     assert set(outcomes["result"]) <= {"no_finding", "drugs", "other_irregularity"}
-    assert set(outcomes["selection"].dropna()) <= {"random", "legacy"}
+    assert set(outcomes["selection"].dropna()) == {"random", "legacy", "tip"}  # "melding": a tip-off
     assert (outcomes["inspected_at"].dt.tz_convert("Europe/Amsterdam").dt.strftime("%H:%M:%S") == "23:59:59").all()
     config = FeatureConfig.from_dict(json.loads((tmp_path / "history" / "feature_config.json").read_text()))
     assert config == load_mapping(EXAMPLE_MAPPING).feature_config()

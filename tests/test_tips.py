@@ -47,6 +47,18 @@ def test_tip_findings_are_the_positives_and_a_seeded_draw_of_the_period_the_popu
     assert np.array_equal(again, index) and not np.array_equal(np.sort(other), np.sort(index))
 
 
+def test_findings_of_analysts_rules_are_not_tips() -> None:
+    history, periods, feats, rows = _replayed()
+    tips = np.flatnonzero(rows.y & (rows.selection == TIP_SELECTION))
+    selection = rows.selection.copy()
+    selection[tips[::2]] = "rule"  # a watch list's findings: aimed at named parties, not drawn from all loads
+    relabelled = dataclasses.replace(rows, selection=selection)
+    index, y, _, _ = tip_rows(history, feats, periods, relabelled, WITH_TIPS)
+    window = (feats.version >= 0) & period_mask(history, periods.tables_end, periods.valid_end)
+    kept = tips[1::2][window[tips[1::2]]]
+    assert kept.size and set(index[y]) == set(kept) and not np.isin(tips[::2], index[y]).any()
+
+
 def test_the_tip_model_needs_enough_findings_and_is_centred_on_its_population() -> None:
     history, periods, feats, rows = _replayed()
     assert fit_tip_model(history, feats, periods, rows, TRAIN) is None  # fewer than 30: none

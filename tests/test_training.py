@@ -200,17 +200,25 @@ def test_labels_of_analysts_rules_and_tips_are_left_out_unless_weighted() -> Non
     from models.train import training_rows
 
     history, periods, feats = _featureless(n_features=1)
+    # The simulator's intelligence-led inspections are tips; every other one becomes an analyst's rule here.
+    outcomes = history.outcomes.copy()
+    tipped = np.flatnonzero(outcomes["selection"].to_numpy() == "tip")
+    outcomes.iloc[tipped[::2], outcomes.columns.get_loc("selection")] = "rule"
+    history = dataclasses.replace(history, outcomes=outcomes)
     flat = dataclasses.replace(TRAIN, recency_half_life_days=None)
     left_out = training_rows(history, feats, periods, flat)
     kept = training_rows(history, feats, periods, dataclasses.replace(flat, rule_weight=0.5))
-    rule = kept.selection == "rule"
     used, all_used = left_out.train | left_out.valid, kept.train | kept.valid
-    assert (rule & all_used).any() and (all_used & ~rule).any()
-    assert not (used & rule).any() and (used == (all_used & ~rule)).all()  # only the rule rows differ
+    rule, tip = all_used & (kept.selection == "rule"), all_used & (kept.selection == "tip")
+    intelligence = rule | tip
+    assert rule.any() and tip.any() and (all_used & ~intelligence).any()
+    assert not (used & intelligence).any() and (used == (all_used & ~intelligence)).all()  # only they differ
     legacy = all_used & (kept.selection == "legacy")
     random = all_used & (kept.selection == "random")
-    # A container of one declaration weighs 0.5 when a rule chose it, 1 when the legacy rules did, 3 at random.
-    assert np.isclose(np.max(kept.weight[rule & all_used]), 0.5 * np.max(kept.weight[legacy]))
+    # A container of one declaration weighs 0.5 when a rule or a tip chose it, 1 when the legacy rules did,
+    # 3 at random.
+    for chosen in (rule, tip):
+        assert np.isclose(np.max(kept.weight[chosen]), 0.5 * np.max(kept.weight[legacy]))
     assert np.isclose(np.max(kept.weight[random]), TRAIN.random_weight * np.max(kept.weight[legacy]))
 
 

@@ -112,8 +112,8 @@ def test_inspections_match_capacity_with_a_random_share(world: World) -> None:
         assert s.ports[port.id].inspected == pytest.approx(expected, rel=0.25, abs=3), port.id
     assert s.random_inspections / s.inspected == pytest.approx(0.1, abs=0.04)
     assert s.tip_inspections / s.inspected == pytest.approx(0.05, abs=0.03)
-    assert set(world.outcomes["selection"]) == {"legacy", "random", "rule"}  # rule: intelligence-led
-    tips = world.outcomes["selection"] == "rule"
+    assert set(world.outcomes["selection"]) == {"legacy", "random", "tip"}
+    tips = world.outcomes["selection"] == "tip"
     assert (world.outcomes.loc[tips, "result"] == "drugs").mean() > 3 * s.rule_hit_rate  # tips are informed
     assert world.outcomes["event_id"].isin(world.events["event_id"]).all()
 

@@ -21,7 +21,7 @@ _SOURCE_KEYS = ("encoding", "delimiter", "decimal", "thousands", "date_format", 
 TIME_FIELDS = ("event_time", "eta", "inspected_at")
 _LABEL_KEYS = ("inspected", "finding", "severity", "minor_severities", "inspected_at", "selection",
                "selection_values", "delay_days")
-SELECTIONS = ("model", "rule", "random", "legacy")
+SELECTIONS = ("model", "rule", "random", "legacy", "tip")
 TRUE_VALUES = ("1", "y", "yes", "j", "ja", "true", "t", "waar", "x")
 FALSE_VALUES = ("0", "n", "no", "nee", "false", "f", "onwaar")
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models.importer.mapping import FIELD_KINDS, Mapping, parse_mapping
+from models.importer.sections import SELECTIONS
 
 LABEL_COLUMNS = ("inspected", "finding", "severity", "inspected_at", "selection")
 _PARTIES = {"shipper": "shipper_id", "consignee": "consignee_id", "notify_party": "notify_party_id",
@@ -79,7 +80,7 @@ def world_mapping_document() -> dict[str, Any]:
         "labels": {"inspected": "inspected", "finding": "finding", "severity": "severity",
                    "minor_severities": ["other_irregularity"], "inspected_at": "inspected_at",
                    "selection": "selection",
-                   "selection_values": {s: [s] for s in ("model", "rule", "random", "legacy")}},
+                   "selection_values": {s: [s] for s in SELECTIONS}},
     }
 
 

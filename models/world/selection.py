@@ -5,10 +5,10 @@ go first to intelligence tips (:mod:`models.world.intelligence`), then to the an
 routes, then to the containers the rules score highest — static rules
 (:func:`models.world.legacy.rule_score`) plus the points of the analysts' adaptive rules
 (:mod:`models.world.analysts`) as of that morning — and a ``random_share`` of them to a uniform draw
-among the rest. Route samples count as the legacy rules' selection ("legacy"), tips as analysts'
-targeting ("rule"). Inspections happen on arrival and their results feed the analysts' rules from the
-day after. The loop runs in filing-day order, so a selection depends only on declarations filed and
-findings made before it (and, through tips, on the truth of that day's containers).
+among the rest. Route samples count as the legacy rules' selection ("legacy"), tips as "tip".
+Inspections happen on arrival and their results feed the analysts' rules from the day after. The loop
+runs in filing-day order, so a selection depends only on declarations filed and findings made before it
+(and, through tips, on the truth of that day's containers).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def select_and_inspect(draft: Draft, truth: dict[str, np.ndarray], config: World
                                         np.concatenate([by_tip, sampled]), day_rng)
         by_rule = np.concatenate([sampled, by_rule])
         chosen = np.concatenate([by_rule, at_random, by_tip])
-        labels = np.repeat(np.array(["legacy", "random", "rule"]), [by_rule.size, at_random.size, by_tip.size])
+        labels = np.repeat(np.array(["legacy", "random", "tip"]), [by_rule.size, at_random.size, by_tip.size])
         found = inspect(draft, truth, chosen, labels, config, result_rng)
         parts.append(found)
         for name, picked in (("legacy", by_rule), ("random", at_random), ("tip", by_tip)):
