@@ -12,10 +12,10 @@ cut-off (old labels still count, for what has not changed).
 
 Selection bias: labels exist only where a container was inspected, and the past policy chose what to
 inspect. Rows selected at random are the only unbiased sample, so they get ``random_weight`` times the
-weight of the legacy policy's selections. Rows selected by analysts' rules and tips (selections ``"rule"`` and
-``"tip"``: intelligence-led) were chosen
-on knowledge the features do not hold — an informant, a watchlist — so whether they held drugs says what
-that knowledge found, not what the declaration and the parties' records show: they weigh ``rule_weight``
+weight of the legacy policy's selections. Rows selected by analysts' rules and tips (selections ``"rule"``
+and ``"tip"``: intelligence-led) were chosen on knowledge the features do not hold — an informant, a
+watchlist — so whether they held drugs says what that knowledge found, not what the declaration and the
+parties' records show: they weigh ``rule_weight``
 (0 by default: left out of training, while their results still count in party histories and finding
 rates). Uninspected containers of the training period can join as negatives ("positive-unlabelled"
 learning) with ``unlabelled_weight`` each, relative to an inspected one: at a 0.4 % base rate they are

@@ -82,6 +82,10 @@ def test_the_tip_models_rounds_stay_within_the_scoring_budget() -> None:
                            dataclasses.replace(WITH_TIPS, min_rounds=1, tip_max_rounds=cap))
     assert capped is not None and capped.metrics["max_rounds"] == cap
     assert 1 <= capped.metrics["rounds"] <= cap and capped.booster.num_trees() <= cap
+    # The budget wins over the main model's floor of rounds, too.
+    floored = fit_tip_model(history, feats, periods, rows, dataclasses.replace(WITH_TIPS, tip_max_rounds=cap))
+    assert WITH_TIPS.min_rounds > cap and floored is not None
+    assert floored.metrics["rounds"] <= cap and floored.booster.num_trees() <= cap
 
 
 def test_training_adds_the_tip_trees_to_the_served_model(tmp_path: Path) -> None:
