@@ -88,9 +88,8 @@ def fit_tip_model(history: History, feats: Features, periods: Periods, rows: Row
     X = feats.X[index]
     # The main model's early-stopped fit and refit; the classes' balance is the sample's, not the world's:
     # it shifts every score alike, so the positives are not up-weighted.
-    # Its rounds are capped by the scoring budget (config.tip_max_rounds), the main model's floor included.
-    budget = dataclasses.replace(config, pos_weight=1.0, max_rounds=config.tip_max_rounds,
-                                 min_rounds=min(config.min_rounds, config.tip_max_rounds))
+    # Its rounds are capped by the scoring budget (config.tip_max_rounds).
+    budget = dataclasses.replace(config, pos_weight=1.0, max_rounds=config.tip_max_rounds)
     booster, fitted = fit(X, y, weight, ~valid, valid, feats.names, budget)
     population = ~y
     offset = float(np.average(booster.predict(X[population], raw_score=True), weights=weight[population]))

@@ -245,7 +245,7 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray, valid: n
     dvalid = lightgbm.Dataset(X[valid], y[valid], weight=w[valid], reference=dtrain)
     probe = lightgbm.train(params, dtrain, config.max_rounds, valid_sets=[dvalid], valid_names=["valid"],
                            callbacks=[lightgbm.early_stopping(config.patience, verbose=False)])
-    rounds = max(probe.best_iteration, config.min_rounds)
+    rounds = min(max(probe.best_iteration, config.min_rounds), config.max_rounds)  # max_rounds is a hard cap
     p_valid = np.asarray(probe.predict(X[valid], num_iteration=rounds))
     metrics = {
         "rounds": rounds,

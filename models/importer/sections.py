@@ -9,8 +9,9 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from features.contract import InspectionOutcome
 from portrisk.errors import ConfigError
 
 CONTRACT_PARTIES = {"shipper": "shipper_id", "consignee": "consignee_id", "notify_party": "notify_party_id",
@@ -21,7 +22,8 @@ _SOURCE_KEYS = ("encoding", "delimiter", "decimal", "thousands", "date_format", 
 TIME_FIELDS = ("event_time", "eta", "inspected_at")
 _LABEL_KEYS = ("inspected", "finding", "severity", "minor_severities", "inspected_at", "selection",
                "selection_values", "delay_days")
-SELECTIONS = ("model", "rule", "random", "legacy", "tip")
+# The outcome contract's selection values (features.contract.InspectionOutcome), not a copy of them.
+SELECTIONS: tuple[str, ...] = get_args(get_args(InspectionOutcome.model_fields["selection"].annotation)[0])
 TRUE_VALUES = ("1", "y", "yes", "j", "ja", "true", "t", "waar", "x")
 FALSE_VALUES = ("0", "n", "no", "nee", "false", "f", "onwaar")
 
