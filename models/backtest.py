@@ -27,7 +27,8 @@ so that loop can be replayed:
    before the cut-off plus the results of portrisk's own scans, recency-weighted from the moment of the
    retraining, random scans weighted like random selections in training, with as many trees as early
    stopping found for the cut-off model. The cut-off model's tip trees (:mod:`models.tips`) are added
-   to every retrained model unchanged: the replay has no tips after the cut-off.
+   to every retrained model unchanged (the replay has no tips after the cut-off), and every retraining
+   boosts from their prior, as `portrisk train` does.
 
 Features (:class:`LiveFeatures`): from the cut-off on they are computed as the deployment would, one
 day at a time — shipper histories fold in portrisk's own results, not the legacy policy's (which a
@@ -66,13 +67,14 @@ from models.ensemble import add_trees
 from models.evaluate import interval_lines, share_cell, times_cell, typology_totals, world_scale
 from models.evaluation import container_table, evaluate_table, segment_labels
 from models.tables import TableBuilder
-from models.tips import TipModel, fit_tip_model
+from models.tips import TipModel, fit_tip_model, tip_prior
 from models.train import (
     Periods,
     Rows,
     TrainConfig,
     cutoffs,
     fit,
+    main_budget,
     refit,
     split,
     training_rows,
@@ -173,12 +175,18 @@ class Replay:
         # trees (models.tips: the replay has no tips after the cut-off, so they stay the cut-off's).
         self.main_rounds = 0
         self.tip: TipModel | None = None
+        self.prior: np.ndarray | None = None  # the tip model's prior for every row, which the main trees boost from
 
     def with_tips(self, booster: lightgbm.Booster) -> lightgbm.Booster:
         """``booster`` with the cut-off's tip trees added, as `portrisk train` adds them (without its
         recalibration, which changes no ranking)."""
         tip = self.tip
         return booster if tip is None else add_trees(booster, tip.booster, self.train_config.tip_weight, tip.offset)
+
+    def refresh_prior(self, rows: slice) -> None:
+        """The tip model's prior of ``rows`` after their features changed (live features)."""
+        if self.tip is not None and self.prior is not None:
+            self.prior[rows] = tip_prior(self.tip, self.train_config.tip_weight, self.X[rows])
 
     # Exploration's segments (only built when an explored share asks for them): the analysts' pattern —
     # port of loading, routing, HS chapter — and reefer or not; the legacy labels and findings in each.
@@ -305,7 +313,8 @@ class Replay:
         if not known.any():
             return previous, {**summary, "retrained": False}
         y = np.where(known, scans.found, self.rows.y)
-        booster = refit(self.X, y, weight, rows, self.feats.names, cfg, self.main_rounds, self.rows.labelled | known)
+        booster = refit(self.X, y, weight, rows, self.feats.names, cfg, self.main_rounds, self.rows.labelled | known,
+                        self.prior)
         return self.with_tips(booster), {**summary, "retrained": True}
 
 
@@ -383,13 +392,16 @@ def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: Back
     cuts = cutoffs(periods, train_config.refresh_days)
     feats = featurise(history, train_config.features, cuts)
     rows = training_rows(history, feats, periods, train_config)
-    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, train_config,
-                           rows.labelled)
     scale = world_scale(world)
     caps = {port: capacity * scale for port, capacity in capacities.items()}
     replay = Replay(history, truth, feats, periods, rows, config, train_config, detection)
-    replay.main_rounds = metrics["rounds"]
     replay.tip = fit_tip_model(history, feats, periods, rows, train_config) if train_config.tip_weight > 0 else None
+    if replay.tip is not None:  # every retraining boosts from it, as `portrisk train` does (models.train)
+        replay.prior = tip_prior(replay.tip, train_config.tip_weight, feats.X)
+    main_config = train_config if replay.tip is None else main_budget(train_config)
+    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, main_config,
+                           rows.labelled, replay.prior)
+    replay.main_rounds = metrics["rounds"]
     booster = replay.with_tips(booster)
     if config.live_features:
         replay.live = LiveFeatures(history, train_config.features, cuts, feats.tables.digest)
@@ -425,6 +437,7 @@ def walk(replay: Replay, booster: lightgbm.Booster, caps: Mapping[str, float]) -
             rows = slice(*np.searchsorted(replay.times, [_ns(max(start, periods.valid_end)), _ns(end)]))
             if replay.live is not None:
                 replay.X[rows] = replay.live.day(rows, end.to_pydatetime())
+                replay.refresh_prior(rows)
             live[rows] = booster.predict(replay.X[rows])
             rates = replay.segment_rates(scans, _ns(end)) if config.explore_share else None
             picked, drawn, aimed = replay.select(range(day, day + 1), replay.container_scores(live), caps, rates)

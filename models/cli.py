@@ -54,6 +54,8 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                             "against a sample of all containers (models/tips.py; default 1; 0: none)")
     train.add_argument("--tip-max-rounds", type=int, default=None,
                        help="most trees the tip model may add, a scoring-time budget (default 200)")
+    train.add_argument("--main-max-rounds", type=int, default=None,
+                       help="most trees of the main model when a tip model shares the scoring budget (default 100)")
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser(
@@ -186,6 +188,8 @@ def _train(args: argparse.Namespace, settings: Any) -> int:
         config = replace(config, tip_weight=args.tip_weight)
     if args.tip_max_rounds is not None:
         config = replace(config, tip_max_rounds=args.tip_max_rounds)
+    if args.main_max_rounds is not None:
+        config = replace(config, main_max_rounds=args.main_max_rounds)
     began = time.perf_counter()
     card = train_model(args.world, args.out, config)
     m = card.metrics

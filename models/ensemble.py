@@ -77,26 +77,39 @@ def rescale(booster: lightgbm.Booster, scale: float, shift: float) -> lightgbm.B
 
 
 def platt(raw: np.ndarray, y: np.ndarray, weight: np.ndarray, iterations: int = 100) -> tuple[float, float]:
-    """``(scale, shift)`` of the weighted logistic fit P(y) = sigmoid(scale * raw + shift): Newton's method
-    from the base rate, each step halved until the likelihood does not fall."""
-    X = np.column_stack([raw, np.ones_like(raw)])
+    """``(scale, shift)`` of the weighted logistic fit P(y) = sigmoid(scale * raw + shift)."""
+    scale, shift = _logistic(np.column_stack([raw, np.ones_like(raw)]), np.zeros_like(raw), y, weight, iterations)
+    return float(scale), float(shift)
+
+
+def intercept(raw: np.ndarray, y: np.ndarray, weight: np.ndarray, iterations: int = 100) -> float:
+    """The constant ``c`` of the weighted logistic fit P(y) = sigmoid(raw + c): where boosting that starts
+    from the scores ``raw`` (a prior) starts, as LightGBM would start from the labels' average without one."""
+    (c,) = _logistic(np.ones((raw.size, 1)), raw, y, weight, iterations)
+    return float(c)
+
+
+def _logistic(X: np.ndarray, offset: np.ndarray, y: np.ndarray, weight: np.ndarray, iterations: int) -> np.ndarray:
+    """Coefficients of P(y) = sigmoid(X @ b + offset) (X's last column the constant) by Newton's method from
+    the base rate, each step halved until the likelihood does not fall."""
     rate = float(np.clip(np.average(y, weights=weight), 1e-12, 1 - 1e-12))
-    beta = np.array([0.0, np.log(rate / (1.0 - rate))])
+    beta = np.zeros(X.shape[1])
+    beta[-1] = np.log(rate / (1.0 - rate)) - float(np.average(offset, weights=weight))
 
     def loglik(b: np.ndarray) -> float:
-        z = X @ b
+        z = X @ b + offset
         return float(np.sum(weight * (y * z - np.logaddexp(0.0, z))))
 
     current = loglik(beta)
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+        p = 1.0 / (1.0 + np.exp(-(X @ beta + offset)))
         gradient = X.T @ (weight * (y - p))
         hessian = (X * (weight * p * (1.0 - p))[:, None]).T @ X
-        step = np.linalg.solve(hessian + 1e-9 * np.eye(2), gradient)
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(X.shape[1]), gradient)
         while loglik(beta + step) < current and np.abs(step).max() > 1e-12:
             step = step / 2.0
         beta = beta + step
         previous, current = current, loglik(beta)
         if abs(current - previous) <= 1e-12 * max(abs(current), 1.0):
             break
-    return float(beta[0]), float(beta[1])
+    return beta

@@ -15,6 +15,7 @@ from models_support import TRAIN, small_world
 
 from models.backtest import BacktestConfig, Replay, Scans, prepare, walk
 from models.dataset import History, featurise
+from models.tips import tip_prior
 from models.train import cutoffs
 from portrisk.cli import main
 from portrisk.settings import Settings
@@ -279,3 +280,20 @@ def test_the_backtest_trains_and_retrains_without_segment_codes_when_asked(
     assert report["segment_codes"] is False
     # it refits on the earlier feature set (a model whose names differed could not score the next step)
     assert any(step.get("model_after", {}).get("retrained") for step in report["steps"])
+
+
+def test_with_a_tip_model_every_model_boosts_from_its_prior_kept_up_with_live_features() -> None:
+    with_tips = dataclasses.replace(TRAIN, tip_min_findings=1, tip_sample=5_000)
+    replay, booster, caps = prepare(small_world(), CAPACITIES, BacktestConfig(retrain_days=2, live_features=True),
+                                    with_tips)
+    tip, prior = replay.tip, replay.prior
+    assert tip is not None and prior is not None
+    assert booster.num_trees() == replay.main_rounds + tip.booster.num_trees()
+    report = walk(replay, booster, caps)
+    assert any(step.get("model_after", {}).get("retrained") for step in report["steps"])
+    # The prior follows the features: recomputed where live features replaced the world's, as they were elsewhere.
+    same = (replay.X == replay.feats.X) | (np.isnan(replay.X) & np.isnan(replay.feats.X))
+    changed = np.flatnonzero(~same.all(axis=1))
+    assert changed.size
+    for rows, X in ((changed, replay.X), (np.arange(2000), replay.feats.X)):
+        assert np.abs(prior[rows] - tip_prior(tip, with_tips.tip_weight, X[rows])).max() < 1e-9

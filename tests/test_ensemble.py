@@ -6,7 +6,7 @@ import lightgbm
 import numpy as np
 import pytest
 
-from models.ensemble import add_trees, platt, rescale
+from models.ensemble import add_trees, intercept, platt, rescale
 from models.export import export_with_gate
 
 NAMES = ["a", "b", "code"]
@@ -82,3 +82,13 @@ def test_platt_recovers_the_scale_and_shift_of_a_logistic_outcome() -> None:
     even = np.arange(raw.size) % 2 == 0
     repeated = platt(np.r_[raw, raw[even]], np.r_[y, y[even]], np.ones(raw.size + even.sum()))
     assert np.allclose(platt(raw, y, w), repeated, atol=1e-8)
+
+
+def test_intercept_recovers_the_constant_beside_a_prior() -> None:
+    rng = np.random.default_rng(6)
+    raw = rng.normal(0.0, 2.0, 200_000)
+    y = (rng.random(raw.size) < 1 / (1 + np.exp(-(raw - 3.0)))).astype(float)
+    assert abs(intercept(raw, y, np.ones_like(raw)) + 3.0) < 0.05
+    # Up-weighting the positives k-fold (LightGBM's scale_pos_weight) moves it by about log k, rare as they are.
+    weighted = intercept(raw, y, np.where(y > 0, 4.0, 1.0))
+    assert abs(weighted - intercept(raw, y, np.ones_like(raw)) - np.log(4.0)) < 0.02

@@ -12,8 +12,8 @@ from models_support import TRAIN, small_model, small_world
 
 from models.artifact import load_card
 from models.dataset import Features, History, Periods, featurise, load_history, period_mask
-from models.tips import TIP_SELECTION, fit_tip_model, tip_rows
-from models.train import Rows, cutoffs, split, train_model, training_rows
+from models.tips import TIP_SELECTION, fit_tip_model, tip_prior, tip_rows
+from models.train import Rows, cutoffs, fit, fit_with_tips, split, train_model, training_rows
 
 # The small world has only a handful of tip findings: let them make a tip model.
 WITH_TIPS = dataclasses.replace(TRAIN, tip_min_findings=1, tip_sample=5_000)
@@ -96,19 +96,36 @@ def test_training_adds_the_tip_trees_to_the_served_model(tmp_path: Path) -> None
     tip = card.metrics["tip_model"]
     assert tip is not None and tip["findings"] >= 2 and "tip inspections" in card.selection_bias
     served = lightgbm.Booster(model_file=str(tmp_path / "model" / "model.lgb.txt"))
-    main = lightgbm.Booster(model_file=str(small_model() / "model.lgb.txt"))
-    assert served.num_trees() == main.num_trees() + tip["trees"]
+    assert served.num_trees() == card.metrics["rounds"] + tip["trees"]
     assert card.parity["passed"] and card.parity["max_abs_delta"] <= 1e-5
     assert card.extra["tip_weight"] == WITH_TIPS.tip_weight
-    # The main trees are the model trained without tips: the tip trees only add to its raw score.
+    # The main trees are boosted from the tip model's prior: the served raw score is the prior plus what
+    # the main trees add to it, recalibrated.
     history, periods, feats, rows = _replayed()
-    assert plain.metrics["rounds"] == card.metrics["rounds"]
     tips = fit_tip_model(history, feats, periods, rows, WITH_TIPS)
-    assert tips is not None
+    assert tips is not None and card.metrics["boosted_from_prior"]
+    fitted = rows.train | rows.valid
+    prior = np.zeros(len(feats.X))
+    prior[fitted] = tip_prior(tips, WITH_TIPS.tip_weight, feats.X[fitted])
+    main, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, WITH_TIPS,
+                        rows.labelled, prior)
+    assert metrics["rounds"] == card.metrics["rounds"]
     X = feats.X[:2000]
+    plain_main = lightgbm.Booster(model_file=str(small_model() / "model.lgb.txt"))
+    assert np.abs(main.predict(X, raw_score=True) - plain_main.predict(X, raw_score=True)).max() > 1e-3
     calibration = tip["calibration"]
     assert calibration["scale"] > 0  # monotone: the ranking is the sum's
-    summed = main.predict(X, raw_score=True) + WITH_TIPS.tip_weight * (
-        tips.booster.predict(X, raw_score=True) - tips.offset)
+    summed = main.predict(X, raw_score=True) + tip_prior(tips, WITH_TIPS.tip_weight, X)
     expected = calibration["scale"] * summed + calibration["shift"]
     assert np.abs(served.predict(X, raw_score=True) - expected).max() < 1e-8
+
+
+def test_beside_a_tip_model_the_main_model_keeps_to_its_share_of_the_scoring_budget() -> None:
+    history, periods, feats, rows = _replayed()
+    small = dataclasses.replace(WITH_TIPS, main_max_rounds=30)
+    served, metrics = fit_with_tips(history, feats, periods, rows, small)
+    assert metrics["tip_model"] is not None and metrics["rounds"] == 30  # below the floor of 100 rounds, too
+    assert served.num_trees() == 30 + metrics["tip_model"]["trees"]
+    # Without a tip model the main model has the whole budget: the cap does not apply.
+    _, alone = fit_with_tips(history, feats, periods, rows, dataclasses.replace(small, tip_weight=0.0))
+    assert alone["tip_model"] is None and alone["rounds"] >= small.min_rounds

@@ -255,3 +255,38 @@ def test_a_random_sample_of_uninspected_containers_joins_training_as_weighted_ne
     _, without = fit(X, base.y, base.weight, base.train, base.valid, ("x0",), quick)
     _, counted = fit(X, rows.y, rows.weight, rows.train, rows.valid, ("x0",), quick)
     assert with_labelled["scale_pos_weight"] == without["scale_pos_weight"] < counted["scale_pos_weight"]
+
+
+def test_boosting_from_a_prior_learns_what_the_prior_does_not_know() -> None:
+    """The main model boosted from the tip model's prior (models.train.fit with ``prior``): its trees add
+    what the labels say beyond the prior, the starting constant included, instead of learning it again."""
+    from models.train import fit, refit
+
+    rng = np.random.default_rng(3)
+    n = 40_000
+    X = rng.normal(size=(n, 2)).astype(np.float32)
+    truth = -3.0 + 2.0 * X[:, 0] + 1.0 * X[:, 1]
+    y = rng.random(n) < 1.0 / (1.0 + np.exp(-truth))
+    prior = 2.0 * X[:, 0].astype(np.float64)  # knows x0's part, neither x1's nor the base rate
+    train, valid = np.arange(n) < 30_000, np.arange(n) >= 30_000
+    config = dataclasses.replace(TRAIN, pos_weight=1.0, min_rounds=200, max_rounds=200,
+                                 params={**TRAIN.params, "learning_rate": 0.1})
+    w = np.ones(n)
+    boosted, metrics = fit(X, y, w, train, valid, ("x0", "x1"), config, prior=prior)
+    alone, _ = fit(X, y, w, train, valid, ("x0", "x1"), config)
+    correction = boosted.predict(X, raw_score=True)
+    assert metrics["boosted_from_prior"] and metrics["rounds"] == 200
+
+    def slope(values: np.ndarray, column: int) -> float:
+        return float(np.polyfit(X[:, column], values, 1)[0])
+
+    # The trees learn x1 and leave x0 to the prior; on their own they learn both.
+    assert abs(slope(correction, 0)) < 0.2 < 0.8 < slope(correction, 1)
+    assert slope(alone.predict(X, raw_score=True), 0) > 1.5
+    # The constant is folded in: prior plus trees predict the base rate on average, and rank like the truth.
+    p = 1.0 / (1.0 + np.exp(-(prior + correction)))
+    assert abs(p.mean() - y.mean()) < 0.01
+    assert np.corrcoef(prior + correction, truth)[0, 1] > 0.97
+    # A retraining with the rounds found (the backtest's) starts from the prior the same way.
+    again = refit(X, y, w, train | valid, ("x0", "x1"), config, 200, prior=prior)
+    assert np.abs(again.predict(X, raw_score=True) - correction).max() < 1e-9
