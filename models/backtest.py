@@ -25,10 +25,10 @@ so that loop can be replayed:
    before the end of the day the scan was chosen on, since the replay chooses a day's scans at once.
 4. At the end of each step the model is retrained on the labels known by then: the legacy labels known
    before the cut-off plus the results of portrisk's own scans, recency-weighted from the moment of the
-   retraining, random scans weighted like random selections in training, with as many trees as early
-   stopping found for the cut-off model. The cut-off model's tip trees (:mod:`models.tips`) are added
-   to every retrained model unchanged (the replay has no tips after the cut-off), and every retraining
-   boosts from their prior, as `portrisk train` does.
+   retraining, random scans weighted like random selections in training, with as many trees as the
+   cut-off model (early stopping's choice within the main model's budget). The cut-off model's tip
+   trees (:mod:`models.tips`) are added to every retrained model unchanged (the replay has no tips after
+   the cut-off), and every retraining boosts from their prior, as `portrisk train` does.
 
 Features (:class:`LiveFeatures`): from the cut-off on they are computed as the deployment would, one
 day at a time — shipper histories fold in portrisk's own results, not the legacy policy's (which a
@@ -398,9 +398,8 @@ def prepare(world_dir: str | Path, capacities: Mapping[str, float], config: Back
     replay.tip = fit_tip_model(history, feats, periods, rows, train_config) if train_config.tip_weight > 0 else None
     if replay.tip is not None:  # every retraining boosts from it, as `portrisk train` does (models.train)
         replay.prior = tip_prior(replay.tip, train_config.tip_weight, feats.X)
-    main_config = train_config if replay.tip is None else main_budget(train_config)
-    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, main_config,
-                           rows.labelled, replay.prior)
+    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names,
+                           main_budget(train_config, replay.tip), rows.labelled, replay.prior)
     replay.main_rounds = metrics["rounds"]
     booster = replay.with_tips(booster)
     if config.live_features:

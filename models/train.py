@@ -53,7 +53,7 @@ from models.export import export_with_gate
 from models.importer.writer import read_import_record
 from models.metrics import average_precision, roc_auc
 from models.monotone import monotone_constraints
-from models.tips import fit_tip_model, tip_prior
+from models.tips import TipModel, fit_tip_model, tip_prior
 from portrisk.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -279,18 +279,18 @@ def fit_with_tips(history: History, feats: Features, periods: Periods, rows: Row
     ``tip_model`` (None when there is none: ``tip_weight`` 0, or too few tip findings, and then the main
     model alone)."""
     tip = fit_tip_model(history, feats, periods, rows, config) if config.tip_weight > 0 else None
-    if tip is None:
-        booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, config,
-                               rows.labelled)
-        return booster, {**metrics, "tip_model": None}
     # Boosting from the tip model's prior, the main trees learn what the inspections' labels say beyond
     # it: where labels are many they correct it, where they are few (a new route's dry cargo) the prior
     # stands; a main model fit on its own and then summed would count twice what both see.
     fitted = rows.train | rows.valid
-    prior = np.zeros(len(feats.X))
-    prior[fitted] = tip_prior(tip, config.tip_weight, feats.X[fitted])
-    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names, main_budget(config),
-                           rows.labelled, prior)
+    prior = None
+    if tip is not None:
+        prior = np.zeros(len(feats.X))
+        prior[fitted] = tip_prior(tip, config.tip_weight, feats.X[fitted])
+    booster, metrics = fit(feats.X, rows.y, rows.weight, rows.train, rows.valid, feats.names,
+                           main_budget(config, tip), rows.labelled, prior)
+    if tip is None:
+        return booster, {**metrics, "tip_model": None}
     merged = add_trees(booster, tip.booster, config.tip_weight, tip.offset)
     # The main model learns P(drugs found | inspected) with its positives up-weighted, the tip model a
     # relative risk over all containers: a logistic fit on the labelled rows maps the sum to
@@ -302,9 +302,11 @@ def fit_with_tips(history: History, feats: Features, periods: Periods, rows: Row
     return rescale(merged, scale, shift), {**metrics, "tip_model": {**tip.metrics, "calibration": calibration}}
 
 
-def main_budget(config: TrainConfig) -> TrainConfig:
-    """The main model's configuration when a tip model shares the scoring budget: its rounds capped at
-    ``main_max_rounds``."""
+def main_budget(config: TrainConfig, tip: TipModel | None) -> TrainConfig:
+    """The main model's configuration: with a tip model sharing the scoring budget, its rounds capped at
+    ``main_max_rounds``; without one, ``config`` as it is."""
+    if tip is None:
+        return config
     return dataclasses.replace(config, max_rounds=min(config.max_rounds, config.main_max_rounds))
 
 
